@@ -1,0 +1,1 @@
+"""Shared code of the pruning lab's pipeline stages (params, data, model, pruning core)."""

@@ -1,0 +1,142 @@
+"""Loading and validation of ``params.yaml``: the one place that knows its schema.
+
+Every stage calls :func:`load_params` first, so a typo or an out-of-range value stops the
+pipeline with a message naming the key and the allowed values before any work is done.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+DATASETS = ("fashion-mnist", "mnist")
+LR_SCHEDULES = ("constant", "cosine")
+PRUNE_METHODS = ("weight", "unit")
+
+
+class ParamsError(ValueError):
+    """A params file that does not match the schema; the message names the key and the fix."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One leaf of the schema: its checker, and a human description of what it allows."""
+
+    check: Callable[[Any], bool]
+    allowed: str
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def _int_at_least(low: int) -> Field:
+    return Field(lambda v: _is_int(v) and v >= low, f"an integer >= {low}")
+
+
+def _number_in(low: float, high: float, *, low_open: bool, high_open: bool) -> Field:
+    def check(value: Any) -> bool:
+        if not _is_number(value):
+            return False
+        above = value > low if low_open else value >= low
+        below = value < high if high_open else value <= high
+        return above and below
+
+    left = "(" if low_open else "["
+    right = ")" if high_open else "]"
+    return Field(check, f"a number in {left}{low}, {high}{right}")
+
+
+def _one_of(choices: tuple[str, ...]) -> Field:
+    return Field(lambda v: v in choices, "one of " + ", ".join(repr(c) for c in choices))
+
+
+def _unique_list(item: Field, what: str) -> Field:
+    def check(value: Any) -> bool:
+        return (
+            isinstance(value, list)
+            and len(value) > 0
+            and all(item.check(v) for v in value)
+            and len(set(value)) == len(value)
+        )
+
+    return Field(check, f"a non-empty list without duplicates of {what} ({item.allowed})")
+
+
+SCHEMA: dict[str, dict[str, Field]] = {
+    "data": {
+        "dataset": _one_of(DATASETS),
+        "local_dir": Field(lambda v: isinstance(v, str), 'a folder path as a string ("" to skip)'),
+        "train_images": _int_at_least(0),
+        "test_images": _int_at_least(0),
+    },
+    "train": {
+        "seed": _int_at_least(0),
+        "epochs": _int_at_least(1),
+        "batch_size": _int_at_least(1),
+        "learning_rate": _number_in(0, 1, low_open=True, high_open=False),
+        "lr_schedule": _one_of(LR_SCHEDULES),
+        "weight_decay": _number_in(0, 1, low_open=False, high_open=True),
+        "dropout": _number_in(0, 1, low_open=False, high_open=True),
+        "validation_split": _number_in(0, 1, low_open=True, high_open=True),
+    },
+    "prune": {
+        "methods": _unique_list(_one_of(PRUNE_METHODS), "pruning methods"),
+        "ks": _unique_list(
+            Field(lambda v: _is_int(v) and 0 <= v < 100, "an integer in [0, 100)"), "percentages"
+        ),
+    },
+}
+
+
+def validate(params: Any, source: str = "params.yaml") -> dict[str, dict[str, Any]]:
+    """Check ``params`` against :data:`SCHEMA`; return it unchanged or raise :class:`ParamsError`.
+
+    Every problem is reported at once, each naming its dotted key and what is allowed.
+    """
+    if not isinstance(params, dict):
+        raise ParamsError(f"{source}: expected a mapping of sections {sorted(SCHEMA)}")
+    problems: list[str] = []
+    for section in sorted(set(params) - set(SCHEMA)):
+        problems.append(f"unknown section '{section}' (allowed: {', '.join(SCHEMA)})")
+    for section, fields in SCHEMA.items():
+        values = params.get(section)
+        if not isinstance(values, dict):
+            problems.append(f"missing section '{section}' (keys: {', '.join(fields)})")
+            continue
+        for key in sorted(set(values) - set(fields)):
+            problems.append(
+                f"unknown key '{section}.{key}' (allowed keys: {', '.join(fields)})"
+            )
+        for key, field in fields.items():
+            if key not in values:
+                problems.append(f"missing key '{section}.{key}': set it to {field.allowed}")
+            elif not field.check(values[key]):
+                problems.append(
+                    f"'{section}.{key}' is {values[key]!r}: it must be {field.allowed}"
+                )
+    if problems:
+        raise ParamsError(f"{source} is invalid:\n  - " + "\n  - ".join(problems))
+    return params
+
+
+def load_params(path: str | Path = "params.yaml") -> dict[str, dict[str, Any]]:
+    """Read and validate the params file at ``path``."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: no such params file (run from the project root)") from None
+    try:
+        params = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ParamsError(f"{path}: not valid YAML: {error}") from None
+    return validate(params, str(path))

@@ -1,0 +1,49 @@
+"""The network's kernels as plain numpy: saving, loading, and a TensorFlow-free forward pass.
+
+A weights file is an ``.npz`` holding ``kernel_0`` ... ``kernel_4``, each of shape
+(inputs, outputs) as Keras stores Dense kernels. Later stages read it without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+LAYER_SIZES = (784, 1000, 1000, 500, 200, 10)
+KERNEL_SHAPES = tuple(zip(LAYER_SIZES[:-1], LAYER_SIZES[1:]))
+
+
+def save_kernels(kernels: list[np.ndarray], path: Path, **extra: np.ndarray) -> None:
+    """Write the kernels (and optional extra arrays) to a compressed ``.npz``, atomically."""
+    arrays = {f"kernel_{i}": np.asarray(k, dtype=np.float32) for i, k in enumerate(kernels)}
+    arrays.update(extra)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".npz", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez_compressed(stream, **arrays)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load_kernels(path: Path) -> list[np.ndarray]:
+    """Read the kernels written by :func:`save_kernels`, in layer order."""
+    with np.load(path) as archive:
+        count = sum(1 for key in archive.files if key.startswith("kernel_"))
+        return [archive[f"kernel_{i}"] for i in range(count)]
+
+
+def forward(kernels: list[np.ndarray], images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+    """Logits of the bias-free ReLU MLP: ReLU after every kernel but the last."""
+    outputs = []
+    for start in range(0, len(images), batch_size):
+        activations = images[start : start + batch_size].astype(np.float32)
+        for kernel in kernels[:-1]:
+            activations = np.maximum(activations @ kernel, 0.0)
+        outputs.append(activations @ kernels[-1])
+    return np.concatenate(outputs) if outputs else np.zeros((0, kernels[-1].shape[1]), np.float32)
