@@ -94,6 +94,11 @@ SCHEMA: dict[str, dict[str, Field]] = {
             Field(lambda v: _is_int(v) and 0 <= v < 100, "an integer in [0, 100)"), "percentages"
         ),
     },
+    "benchmark": {
+        "batch_sizes": _unique_list(_int_at_least(1), "batch sizes"),
+        "repeats": _int_at_least(3),
+        "warmup": _int_at_least(0),
+    },
 }
 
 

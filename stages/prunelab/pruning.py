@@ -1,0 +1,173 @@
+"""Magnitude pruning of the MLP's kernels: a pure numpy core (no Keras, no TensorFlow, no I/O).
+
+Two methods, both applied layer-wise (each hidden kernel loses ``k`` percent of its own
+elements or columns) and never to the logits kernel:
+
+* ``"weight"``: remove the individual entries with the smallest absolute value.
+* ``"unit"``: remove whole output units, i.e. the columns (Keras kernels are
+  ``(inputs, outputs)``) with the smallest L2 norm.
+
+Counts and tie-breaking are exact and deterministic, so a given ``(kernels, method, k)``
+always yields the same bits:
+
+* the number removed is :func:`count_to_prune` -- ``round(k * n / 100)`` in exact integer
+  arithmetic, halves to even, as Python's :func:`round` and ``torch.nn.utils.prune`` do;
+* among equal magnitudes (or equal norms) the lower row-major flat index (or lower column
+  index) is removed first.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from prunelab.params import PRUNE_METHODS
+
+
+def count_to_prune(n: int, k: int) -> int:
+    """Number of elements removed when pruning ``k`` percent of ``n``.
+
+    Returns ``round(k * n / 100)`` evaluated exactly with integers, rounding a half to the
+    nearest even integer (banker's rounding), i.e. the same result as Python's
+    ``round(fractions.Fraction(k * n, 100))`` and as ``torch.nn.utils.prune`` with
+    ``amount = k / 100``. Exactness matters: in floating point ``0.29 * 784000`` is
+    ``227359.99999999997``; here ``count_to_prune(784000, 29) == 227360``. Halves occur only
+    when ``k * n`` ends in ``50``, e.g. ``count_to_prune(2, 25) == 0`` (0.5 -> 0) and
+    ``count_to_prune(6, 25) == 2`` (1.5 -> 2).
+
+    Args:
+        n: number of candidate elements, an integer ``>= 0``.
+        k: percentage to remove, an integer with ``0 <= k < 100``.
+
+    Returns:
+        An integer in ``[0, n]``; ``0`` when ``k == 0`` or ``n == 0``.
+
+    Raises:
+        ValueError: if ``n`` or ``k`` is not an integer, ``n < 0``, or ``k`` is outside
+            ``[0, 100)``.
+    """
+    n = _as_int(n, "n")
+    k = _as_int(k, "k")
+    if n < 0:
+        raise ValueError(f"n is {n}: it must be an integer >= 0")
+    if not 0 <= k < 100:
+        raise ValueError(f"k is {k}: it must be an integer percentage in [0, 100)")
+    quotient, remainder = divmod(k * n, 100)
+    # Round up past the half, and at exactly the half only when that makes the result even.
+    if 2 * remainder > 100 or (2 * remainder == 100 and quotient % 2 == 1):
+        quotient += 1
+    return quotient
+
+
+def weight_mask(matrix: np.ndarray, k: int) -> np.ndarray:
+    """Boolean keep-mask (``True`` = kept) removing the ``k`` percent smallest-magnitude entries.
+
+    Exactly ``count_to_prune(matrix.size, k)`` entries are ``False``: those with the smallest
+    ``|w|``. Ties are broken by position: among entries of equal magnitude (``0.0`` and
+    ``-0.0`` are equal) the one with the lower row-major (C-order) flat index is removed
+    first, by a stable sort of the magnitudes. So the removed set at ``k1 <= k2`` is a subset
+    of the one at ``k2``, and a matrix of all-equal values loses its first flat entries.
+
+    Args:
+        matrix: array of any shape (a kernel is 2-D).
+        k: percentage to remove, an integer in ``[0, 100)``.
+
+    Returns:
+        A ``bool`` array of ``matrix.shape``.
+
+    Raises:
+        ValueError: if ``k`` is invalid (see :func:`count_to_prune`).
+    """
+    matrix = np.asarray(matrix)
+    count = count_to_prune(matrix.size, k)
+    order = np.argsort(np.abs(matrix).ravel(), kind="stable")
+    keep = np.ones(matrix.size, dtype=bool)
+    keep[order[:count]] = False
+    return keep.reshape(matrix.shape)
+
+
+def unit_mask(matrix: np.ndarray, k: int) -> np.ndarray:
+    """Boolean keep-mask (``True`` = kept) removing the ``k`` percent weakest output units.
+
+    A unit is a column (Keras kernels are ``(inputs, outputs)``). Exactly
+    ``count_to_prune(matrix.shape[1], k)`` whole columns are ``False``: those with the
+    smallest L2 norm, computed in float64. Ties are broken by position: among columns of
+    equal norm the one with the lower column index is removed first (stable sort). So the
+    removed columns at ``k1 <= k2`` are a subset of those at ``k2``, and a matrix of
+    all-equal values loses its first columns.
+
+    Args:
+        matrix: a 2-D array of shape ``(inputs, outputs)``.
+        k: percentage of columns to remove, an integer in ``[0, 100)``.
+
+    Returns:
+        A ``bool`` array of ``matrix.shape`` whose columns are all ``True`` or all ``False``.
+
+    Raises:
+        ValueError: if ``matrix`` is not 2-D or ``k`` is invalid (see :func:`count_to_prune`).
+    """
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2:
+        raise ValueError(f"unit pruning needs a 2-D matrix, got shape {matrix.shape}")
+    count = count_to_prune(matrix.shape[1], k)
+    wide = matrix.astype(np.float64)
+    # Sorting the squared norms gives the L2-norm order without sqrt, which could round two
+    # distinct sums to one value and so turn a strict order into a positional tie.
+    squared_norms = np.einsum("ij,ij->j", wide, wide)
+    order = np.argsort(squared_norms, kind="stable")
+    keep = np.ones(matrix.shape[1], dtype=bool)
+    keep[order[:count]] = False
+    return np.broadcast_to(keep, matrix.shape).copy()
+
+
+def prune_matrix(matrix: np.ndarray, method: str, k: int) -> np.ndarray:
+    """A new float32 copy of ``matrix`` with the entries removed by ``method`` set to ``0.0``.
+
+    ``method`` is ``"weight"`` (:func:`weight_mask`) or ``"unit"`` (:func:`unit_mask`); see
+    those for exactly which entries are removed. The input is never modified. Pruning is
+    idempotent: pruning the result again with the same ``method`` and ``k`` changes nothing,
+    because the removed entries are already the smallest (zero) ones.
+
+    Raises:
+        ValueError: if ``method`` is not one of ``PRUNE_METHODS`` or ``k`` is invalid.
+    """
+    _check_method(method)
+    matrix = np.asarray(matrix)
+    keep = weight_mask(matrix, k) if method == "weight" else unit_mask(matrix, k)
+    return np.where(keep, matrix, 0.0).astype(np.float32)
+
+
+def prune_network(kernels: list[np.ndarray], method: str, k: int) -> list[np.ndarray]:
+    """Prune every kernel but the last, each on its own (``k`` percent of that kernel).
+
+    Hidden kernels are replaced by :func:`prune_matrix` results (new float32 arrays). The last
+    kernel, the logits matrix, is returned as an unchanged, bit-identical copy: pruning its
+    columns would delete classes.
+
+    Raises:
+        ValueError: if ``kernels`` is empty, ``method`` is unknown or ``k`` is invalid.
+    """
+    _check_method(method)
+    count_to_prune(0, k)  # validates k even when there is no hidden kernel to prune
+    if not kernels:
+        raise ValueError("prune_network needs at least one kernel (the logits matrix)")
+    *hidden, logits = kernels
+    return [prune_matrix(kernel, method, k) for kernel in hidden] + [np.array(logits, copy=True)]
+
+
+def _check_method(method: str) -> None:
+    if method not in PRUNE_METHODS:
+        allowed = ", ".join(repr(m) for m in PRUNE_METHODS)
+        raise ValueError(f"unknown pruning method {method!r}: it must be one of {allowed}")
+
+
+def _as_int(value: int, name: str) -> int:
+    # operator.index accepts Python and numpy integers but not floats; bools are rejected
+    # because k=True meaning 1 percent is surely a bug.
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} is {value!r}: it must be an integer")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} is {value!r}: it must be an integer") from None

@@ -1,0 +1,5 @@
+"""Shared test set-up: keep TensorFlow quiet and single-machine friendly."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
