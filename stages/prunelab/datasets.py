@@ -87,3 +87,11 @@ def load_dataset(folder: Path, train_limit: int = 0, test_limit: int = 0) -> tup
         _load_split(folder, TRAIN_IMAGES, TRAIN_LABELS, train_limit),
         _load_split(folder, TEST_IMAGES, TEST_LABELS, test_limit),
     )
+
+
+def load_test_split(folder: Path, test_limit: int = 0) -> Split:
+    """Load only the test split from ``folder`` (the training files are not read).
+
+    Exactly the test split of :func:`load_dataset` with the same ``test_limit``.
+    """
+    return _load_split(folder, TEST_IMAGES, TEST_LABELS, test_limit)

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
 
 from prunelab.datasets import FILE_NAMES, DatasetSpec
@@ -66,7 +67,7 @@ def collect(
                 continue
             try:
                 content = _decompress(raw)
-            except (OSError, EOFError) as error:
+            except (OSError, EOFError, zlib.error) as error:  # zlib.error: damaged deflate data
                 attempts.append(f"{label}: not a readable gzip file ({error})")
                 continue
             digest = hashlib.sha256(content).hexdigest()

@@ -87,6 +87,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "weight_decay": _number_in(0, 1, low_open=False, high_open=True),
         "dropout": _number_in(0, 1, low_open=False, high_open=True),
         "validation_split": _number_in(0, 1, low_open=True, high_open=True),
+        "flip_augment": Field(lambda v: isinstance(v, bool), "true or false"),
     },
     "prune": {
         "methods": _unique_list(_one_of(PRUNE_METHODS), "pruning methods"),
@@ -100,6 +101,17 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "warmup": _int_at_least(0),
     },
 }
+
+
+def _yaml_number_hint(value: Any) -> str:
+    """YAML 1.1 reads ``1e-3`` as a string; say how to write it as a number."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return ""
+        return " (YAML reads this as text: write a dot in the mantissa, e.g. 1.0e-3)"
+    return ""
 
 
 def validate(params: Any, source: str = "params.yaml") -> dict[str, dict[str, Any]]:
@@ -127,7 +139,13 @@ def validate(params: Any, source: str = "params.yaml") -> dict[str, dict[str, An
             elif not field.check(values[key]):
                 problems.append(
                     f"'{section}.{key}' is {values[key]!r}: it must be {field.allowed}"
+                    + _yaml_number_hint(values[key])
                 )
+    if not problems and params["data"]["dataset"] == "mnist" and params["train"]["flip_augment"]:
+        problems.append(
+            "'train.flip_augment' is true with data.dataset 'mnist': mirrored digits are not "
+            "digits; set train.flip_augment: false"
+        )
     if problems:
         raise ParamsError(f"{source} is invalid:\n  - " + "\n  - ".join(problems))
     return params
@@ -145,3 +163,13 @@ def load_params(path: str | Path = "params.yaml") -> dict[str, dict[str, Any]]:
     except yaml.YAMLError as error:
         raise ParamsError(f"{path}: not valid YAML: {error}") from None
     return validate(params, str(path))
+
+
+if __name__ == "__main__":
+    import sys
+
+    try:
+        load_params(sys.argv[1] if len(sys.argv) > 1 else "params.yaml")
+    except ParamsError as error:
+        sys.exit(f"error: {error}")
+    print("params.yaml: valid")

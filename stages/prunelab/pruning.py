@@ -66,8 +66,9 @@ def weight_mask(matrix: np.ndarray, k: int) -> np.ndarray:
     Exactly ``count_to_prune(matrix.size, k)`` entries are ``False``: those with the smallest
     ``|w|``. Ties are broken by position: among entries of equal magnitude (``0.0`` and
     ``-0.0`` are equal) the one with the lower row-major (C-order) flat index is removed
-    first, by a stable sort of the magnitudes. So the removed set at ``k1 <= k2`` is a subset
-    of the one at ``k2``, and a matrix of all-equal values loses its first flat entries.
+    first, i.e. the first ``count`` entries of a stable argsort of ``|w|`` go. So the removed
+    set at ``k1 <= k2`` is a subset of the one at ``k2``, and a matrix of all-equal values
+    loses its first flat entries.
 
     Args:
         matrix: array of any shape (a kernel is 2-D).
@@ -77,13 +78,23 @@ def weight_mask(matrix: np.ndarray, k: int) -> np.ndarray:
         A ``bool`` array of ``matrix.shape``.
 
     Raises:
-        ValueError: if ``k`` is invalid (see :func:`count_to_prune`).
+        ValueError: if ``matrix`` contains NaN (it has no magnitude order) or ``k`` is
+            invalid (see :func:`count_to_prune`).
     """
     matrix = np.asarray(matrix)
     count = count_to_prune(matrix.size, k)
-    order = np.argsort(np.abs(matrix).ravel(), kind="stable")
+    magnitude = np.abs(matrix).ravel()
+    _check_no_nan(magnitude)
     keep = np.ones(matrix.size, dtype=bool)
-    keep[order[:count]] = False
+    if count:
+        # The stable-argsort result in O(n), without the full sort (about half a second on the
+        # 784x1000 kernel): everything below the count-th smallest magnitude goes, plus the
+        # earliest entries equal to it to make up the count.
+        threshold = np.partition(magnitude, count - 1)[count - 1]
+        below = magnitude < threshold
+        ties = np.flatnonzero(magnitude == threshold)[: count - np.count_nonzero(below)]
+        keep[below] = False
+        keep[ties] = False
     return keep.reshape(matrix.shape)
 
 
@@ -105,7 +116,8 @@ def unit_mask(matrix: np.ndarray, k: int) -> np.ndarray:
         A ``bool`` array of ``matrix.shape`` whose columns are all ``True`` or all ``False``.
 
     Raises:
-        ValueError: if ``matrix`` is not 2-D or ``k`` is invalid (see :func:`count_to_prune`).
+        ValueError: if ``matrix`` is not 2-D, contains NaN, or ``k`` is invalid (see
+            :func:`count_to_prune`).
     """
     matrix = np.asarray(matrix)
     if matrix.ndim != 2:
@@ -115,6 +127,7 @@ def unit_mask(matrix: np.ndarray, k: int) -> np.ndarray:
     # Sorting the squared norms gives the L2-norm order without sqrt, which could round two
     # distinct sums to one value and so turn a strict order into a positional tie.
     squared_norms = np.einsum("ij,ij->j", wide, wide)
+    _check_no_nan(squared_norms)
     order = np.argsort(squared_norms, kind="stable")
     keep = np.ones(matrix.shape[1], dtype=bool)
     keep[order[:count]] = False
@@ -160,6 +173,11 @@ def _check_method(method: str) -> None:
     if method not in PRUNE_METHODS:
         allowed = ", ".join(repr(m) for m in PRUNE_METHODS)
         raise ValueError(f"unknown pruning method {method!r}: it must be one of {allowed}")
+
+
+def _check_no_nan(values: np.ndarray) -> None:
+    if np.isnan(values).any():
+        raise ValueError("cannot prune a matrix containing NaN: NaN has no magnitude order")
 
 
 def _as_int(value: int, name: str) -> int:

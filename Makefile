@@ -1,0 +1,41 @@
+# One-command set-up and run. Both targets are idempotent: the virtual environment is rebuilt
+# only when the pinned requirements change, and the dataset package is installed only if missing.
+SHELL := /bin/bash
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+FASHION_MNIST_DIR := /usr/share/datasets/fashion-mnist
+# The stages' `python` must be the virtual environment's, also when `dvc` is called from here.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup dataset repro test clean
+
+setup: $(STAMP) dataset
+
+$(STAMP): requirements.txt constraints.txt
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements.txt -c constraints.txt
+	touch $(STAMP)
+
+# Fashion-MNIST offline: Debian ships it. Without apt, set data.local_dir in params.yaml instead.
+dataset:
+	@if [ -d $(FASHION_MNIST_DIR) ]; then :; \
+	elif command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's dataset-fashion-mnist"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; \
+	else \
+	  echo "warning: apt-get not found; set data.local_dir in params.yaml to the IDX files"; \
+	fi
+
+# Validate first, so a bad value stops before DVC starts any stage.
+repro: setup
+	PYTHONPATH=stages $(PYTHON) -m prunelab.params params.yaml
+	dvc repro
+
+test: setup
+	$(PYTHON) -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

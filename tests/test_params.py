@@ -1,0 +1,239 @@
+"""params.yaml validation: the real file passes; every error names the dotted key and the fix."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from prunelab.params import SCHEMA, ParamsError, load_params, validate
+
+PROJECT_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
+REAL = yaml.safe_load(PROJECT_PARAMS.read_text())
+KS_ALLOWED = "a non-empty list without duplicates of percentages (an integer in [0, 100))"
+
+
+@pytest.fixture
+def params() -> dict:
+    return copy.deepcopy(REAL)
+
+
+def _error(params) -> str:
+    with pytest.raises(ParamsError) as info:
+        validate(params, "p.yaml")
+    message = str(info.value)
+    assert message.startswith("p.yaml")
+    return message
+
+
+def test_real_params_file_is_valid():
+    loaded = load_params(PROJECT_PARAMS)
+    assert loaded == REAL
+    assert set(loaded) == set(SCHEMA)
+    assert {"data", "train", "prune"} <= set(SCHEMA)
+
+
+def test_validate_returns_the_params_unchanged(params):
+    assert validate(params) is params
+
+
+def test_unknown_section(params):
+    params["pruning"] = {"ks": [1]}
+    message = _error(params)
+    assert "unknown section 'pruning'" in message
+    assert "(allowed: " + ", ".join(SCHEMA) + ")" in message
+
+
+def test_unknown_key_typo(params):
+    params["train"]["epoch"] = 3
+    message = _error(params)
+    assert "unknown key 'train.epoch'" in message
+    assert "epochs" in message and "batch_size" in message  # the allowed keys are listed
+
+
+def test_missing_key(params):
+    del params["train"]["batch_size"]
+    message = _error(params)
+    assert "missing key 'train.batch_size'" in message
+    assert "an integer >= 1" in message
+
+
+def test_missing_section(params):
+    del params["prune"]
+    message = _error(params)
+    assert "missing section 'prune'" in message
+    assert "methods, ks" in message
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "allowed"),
+    [
+        ("train", "epochs", "ten", "an integer >= 1"),
+        ("train", "epochs", True, "an integer >= 1"),
+        ("train", "epochs", 10.0, "an integer >= 1"),
+        ("train", "batch_size", None, "an integer >= 1"),
+        ("train", "seed", False, "an integer >= 0"),
+        ("train", "learning_rate", "1e-3", "a number in (0, 1]"),
+        ("train", "learning_rate", True, "a number in (0, 1]"),
+        ("train", "learning_rate", float("nan"), "a number in (0, 1]"),
+        ("data", "local_dir", None, "a folder path as a string"),
+        ("data", "train_images", "all", "an integer >= 0"),
+        ("prune", "ks", 50, "a non-empty list without duplicates of percentages"),
+        ("prune", "ks", [50, "60"], "(an integer in [0, 100))"),
+        ("prune", "methods", "weight", "a non-empty list without duplicates of pruning methods"),
+    ],
+)
+def test_wrong_type(params, section, key, value, allowed):
+    params[section][key] = value
+    message = _error(params)
+    assert f"'{section}.{key}' is {value!r}: it must be " in message
+    assert allowed in message
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "allowed"),
+    [
+        ("train", "epochs", 0, "an integer >= 1"),
+        ("train", "epochs", -3, "an integer >= 1"),
+        ("train", "batch_size", 0, "an integer >= 1"),
+        ("data", "train_images", -1, "an integer >= 0"),
+        ("train", "learning_rate", 0, "a number in (0, 1]"),
+        ("train", "learning_rate", 1.5, "a number in (0, 1]"),
+        ("train", "validation_split", 1.0, "a number in (0, 1)"),
+        ("train", "validation_split", 0.0, "a number in (0, 1)"),
+        ("train", "weight_decay", 1, "a number in [0, 1)"),
+        ("train", "dropout", -0.1, "a number in [0, 1)"),
+        ("prune", "ks", [0, 50, 100], KS_ALLOWED),
+        ("prune", "ks", [-1, 50], KS_ALLOWED),
+    ],
+)
+def test_out_of_range(params, section, key, value, allowed):
+    params[section][key] = value
+    message = _error(params)
+    assert f"'{section}.{key}' is {value!r}: it must be " in message
+    assert allowed in message
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("train", "learning_rate", 1),
+        ("train", "validation_split", 0.5),
+        ("train", "weight_decay", 0),
+        ("train", "dropout", 0.0),
+        ("train", "epochs", 1),
+        ("data", "train_images", 0),
+        ("data", "dataset", "mnist"),
+        ("data", "local_dir", "/some/folder"),
+        ("train", "lr_schedule", "constant"),
+        ("prune", "ks", [0, 99]),
+        ("prune", "methods", ["unit"]),
+    ],
+)
+def test_boundary_values_accepted(params, section, key, value):
+    params[section][key] = value
+    if (section, key, value) == ("data", "dataset", "mnist"):
+        params["train"]["flip_augment"] = False
+    assert validate(params) is params
+
+
+def test_mirroring_digits_is_refused(params):
+    params["data"]["dataset"] = "mnist"
+    params["train"]["flip_augment"] = True
+    assert "set train.flip_augment: false" in _error(params)
+
+
+def test_unknown_dataset_lists_the_known_ones(params):
+    params["data"]["dataset"] = "cifar"
+    message = _error(params)
+    assert "'data.dataset' is 'cifar'" in message
+    assert "one of 'fashion-mnist', 'mnist'" in message
+
+
+def test_unknown_lr_schedule(params):
+    params["train"]["lr_schedule"] = "step"
+    assert "'train.lr_schedule' is 'step': it must be one of 'constant', 'cosine'" in _error(params)
+
+
+def test_unknown_prune_method(params):
+    params["prune"]["methods"] = ["weight", "magnitude"]
+    message = _error(params)
+    assert "'prune.methods' is ['weight', 'magnitude']" in message
+    assert "'weight', 'unit'" in message
+
+
+def test_duplicate_ks(params):
+    params["prune"]["ks"] = [0, 50, 50]
+    message = _error(params)
+    assert "'prune.ks' is [0, 50, 50]" in message
+    assert "without duplicates" in message
+
+
+def test_duplicate_methods(params):
+    params["prune"]["methods"] = ["unit", "unit"]
+    assert "'prune.methods' is ['unit', 'unit']" in _error(params)
+
+
+@pytest.mark.parametrize("key", ["ks", "methods"])
+def test_empty_list(params, key):
+    params["prune"][key] = []
+    message = _error(params)
+    assert f"'prune.{key}' is []" in message
+    assert "non-empty list" in message
+
+
+def test_several_problems_reported_together(params):
+    params["train"]["epochs"] = 0
+    params["train"]["epoch"] = 5
+    params["data"]["dataset"] = "cifar"
+    del params["prune"]["ks"]
+    params["extra"] = {}
+    message = _error(params)
+    for expected in (
+        "'train.epochs' is 0",
+        "unknown key 'train.epoch'",
+        "'data.dataset' is 'cifar'",
+        "missing key 'prune.ks'",
+        "unknown section 'extra'",
+    ):
+        assert expected in message
+    assert message.count("\n  - ") == 5
+
+
+@pytest.mark.parametrize("value", [None, [], "data: x", 3])
+def test_not_a_mapping(value):
+    with pytest.raises(ParamsError, match="expected a mapping of sections"):
+        validate(value)
+
+
+def test_load_params_invalid_yaml(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("train:\n  epochs: [1, 2\n")
+    with pytest.raises(ParamsError) as info:
+        load_params(path)
+    assert str(info.value).startswith(f"{path}: not valid YAML")
+
+
+def test_load_params_empty_file(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("")
+    with pytest.raises(ParamsError, match="expected a mapping of sections"):
+        load_params(path)
+
+
+def test_load_params_missing_file(tmp_path):
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(ParamsError) as info:
+        load_params(path)
+    assert str(info.value) == f"{path}: no such params file (run from the project root)"
+
+
+def test_load_params_reports_the_path_and_key(tmp_path):
+    params = copy.deepcopy(REAL)
+    params["train"]["epochs"] = "ten"
+    path = tmp_path / "custom.yaml"
+    path.write_text(yaml.safe_dump(params))
+    with pytest.raises(ParamsError) as info:
+        load_params(path)
+    assert str(info.value).startswith(f"{path} is invalid:")
+    assert "'train.epochs' is 'ten'" in str(info.value)

@@ -1,0 +1,118 @@
+"""End to end: the real `dvc repro` on a tiny configuration in a temporary git repository.
+
+Needs the Fashion-MNIST IDX files from Debian's dataset-fashion-mnist (`make test` installs it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore", ".gitignore"]
+
+pytestmark = pytest.mark.e2e
+
+
+def tiny_params() -> dict:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["data"].update(train_images=600, test_images=500)
+    params["train"].update(epochs=1, batch_size=64)
+    params["prune"]["ks"] = [0, 50, 90]
+    params["benchmark"].update(batch_sizes=[1, 8], repeats=3, warmup=1)
+    return params
+
+
+def run(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    # The stages call `python`: it must be this interpreter, with dvc and tensorflow installed.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env.update(
+        GIT_AUTHOR_NAME="e2e", GIT_AUTHOR_EMAIL="e2e@localhost",
+        GIT_COMMITTER_NAME="e2e", GIT_COMMITTER_EMAIL="e2e@localhost",
+    )
+    command = [sys.executable, "-m", "dvc", *args] if args[0] != "git" else list(args)
+    result = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        pytest.fail(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def stages_run(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+def write_params(repo: Path, params: dict) -> None:
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not Path("/usr/share/datasets/fashion-mnist").is_dir():
+        pytest.fail("Fashion-MNIST is missing: run `make test` (it installs dataset-fashion-mnist)")
+    repo = tmp_path_factory.mktemp("lab")
+    for name in PROJECT_FILES:
+        source, target = ROOT / name, repo / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    write_params(repo, tiny_params())
+    run(repo, "git", "init", "-q")
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-qm", "tiny lab")
+    return repo
+
+
+def test_repro_builds_every_output(repo: Path) -> None:
+    result = run(repo, "repro")
+    assert {"fetch_data", "train", "evaluate", "plot"} <= stages_run(result.stdout)
+    train = json.loads((repo / "metrics/train.json").read_text())
+    assert train["epochs_run"] == 1 and 0.1 < train["test_accuracy"] <= 1.0
+    pruning = json.loads((repo / "metrics/pruning.json").read_text())
+    for method in ("weight", "unit"):
+        assert sorted(pruning[method], key=int) == ["0", "50", "90"]
+    for png in ("metrics/pruning.png", "metrics/weight_magnitudes.png"):
+        assert (repo / png).stat().st_size > 10_000
+    assert (repo / "metrics/results.md").read_text().count("\n| 90 ") == 1
+
+
+def test_second_repro_runs_nothing(repo: Path) -> None:
+    result = run(repo, "repro")
+    assert stages_run(result.stdout) == set()
+    assert "Data and pipelines are up to date" in result.stdout
+
+
+def test_adding_a_k_reruns_only_its_instances_and_downstream(repo: Path) -> None:
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-qm", "baseline run")
+    params = tiny_params()
+    params["prune"]["ks"] = [0, 50, 85, 90]
+    write_params(repo, params)
+    ran = stages_run(run(repo, "repro").stdout)
+    downstream = {"evaluate", "plot", "benchmark"} & {s.split("@")[0] for s in ran}
+    assert ran - downstream == {"prune@weight-85", "prune@unit-85"}
+    assert {"evaluate", "plot"} <= downstream
+    diff = json.loads(run(repo, "metrics", "diff", "--json").stdout)
+    changed = diff["metrics/pruning.json"]
+    assert "weight.85.test_accuracy" in changed and "unit.85.sparsity" in changed
+    assert changed["weight.85.test_accuracy"]["old"] is None
+
+
+def test_bad_params_stop_before_any_work(repo: Path) -> None:
+    params = tiny_params()
+    params["prune"]["ks"] = [0, 50, 100]
+    write_params(repo, params)
+    result = run(repo, "repro", check=False)
+    assert result.returncode != 0
+    assert "prune.ks" in result.stdout + result.stderr
+    assert not (repo / "data/pruned/weight-100.npz").exists()
