@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from prunelab.datasets import Split, load_dataset
-from prunelab.jsonio import write_json
+from prunelab.atomic import write_json
 from prunelab.params import ParamsError, load_params
 from prunelab.weights import save_kernels
 
