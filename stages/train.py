@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         epochs=cfg["epochs"],
         validation_data=(val.images, val.labels),
         callbacks=[best, DVCLiveCallback(live=live)],
+        shuffle=False,  # the dataset reshuffles itself, seeded
         verbose=2,
     )
     train_seconds = time.perf_counter() - started

@@ -1,0 +1,19 @@
+"""The README's results come from the committed metrics, not from someone's memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def table_rows(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("| ") and line.endswith(" |")]
+
+
+def test_readme_shows_the_committed_results_table() -> None:
+    committed = table_rows((ROOT / "metrics/results.md").read_text())
+    readme = set(table_rows((ROOT / "README.md").read_text()))
+    assert committed, "metrics/results.md has no table: run `dvc repro`"
+    missing = [row for row in committed if row not in readme]
+    assert not missing, f"README.md is out of date with metrics/results.md, e.g. {missing[0]}"
