@@ -116,3 +116,15 @@ def test_bad_params_stop_before_any_work(repo: Path) -> None:
     assert result.returncode != 0
     assert "prune.ks" in result.stdout + result.stderr
     assert not (repo / "data/pruned/weight-100.npz").exists()
+
+
+def test_experiment_with_a_changed_param(repo: Path) -> None:
+    write_params(repo, tiny_params())
+    run(repo, "repro")
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-qm", "tiny lab, reproduced")
+    result = run(repo, "exp", "run", "-S", "train.seed=1", "-n", "seed-1")
+    assert "train" in stages_run(result.stdout)
+    shown = json.loads(run(repo, "exp", "show", "--json").stdout)
+    names = {exp.get("name") for rev in shown for exp in rev.get("experiments") or []}
+    assert "seed-1" in names
