@@ -17,6 +17,7 @@ Writes, all or nothing:
 from __future__ import annotations
 
 import argparse
+import csv
 import io
 import json
 import sys
@@ -273,6 +274,112 @@ def results_table(
     return "\n".join(lines) + "\n"
 
 
+def read_benchmark(path: Path) -> list[dict[str, Any]]:
+    """The benchmark stage's tidy CSV, numbers parsed."""
+    try:
+        with path.open(newline="") as stream:
+            rows = list(csv.DictReader(stream))
+    except FileNotFoundError:
+        raise PlotError(f"{path} is missing: run `dvc repro` (the benchmark stage)") from None
+    needed = {"method", "k", "batch", "route", "latency_ms", "speedup_vs_fastest_dense",
+              "speedup_vs_library_dense", "mac_reduction", "fastest_dense_route"}
+    if not rows or not needed <= set(rows[0]):
+        raise PlotError(f"{path} lacks the columns {sorted(needed)}: rerun the benchmark stage")
+    for row in rows:
+        row["k"], row["batch"] = int(row["k"]), int(row["batch"])
+        for key in ("latency_ms", "speedup_vs_fastest_dense", "speedup_vs_library_dense",
+                    "mac_reduction"):
+            row[key] = float(row[key])
+    return rows
+
+
+def speed_figure(rows: list[dict], models: dict[str, dict[int, dict]], title: str) -> plt.Figure:
+    """Speedup vs sparsity, one panel per batch size, one line per (method, route); the dotted
+    line of each method is the theoretical MAC reduction of what its best route executes."""
+    batches = sorted({row["batch"] for row in rows})
+    figure, axes = plt.subplots(1, len(batches), figsize=(6 * len(batches), 5.5), dpi=DPI,
+                                squeeze=False)
+    lines = sorted({(row["method"], row["route"]) for row in rows})
+    routes = sorted({route for _, route in lines})
+    palette = plt.get_cmap("tab10" if len(routes) <= 10 else "tab20")
+    color_of = {route: palette(index) for index, route in enumerate(routes)}  # same route, same color
+    for axis, batch in zip(axes[0], batches):
+        cell = [row for row in rows if row["batch"] == batch]
+        for method, route in lines:
+            points = sorted((row["k"], row["speedup_vs_fastest_dense"]) for row in cell
+                            if (row["method"], row["route"]) == (method, route))
+            points = [(100 * models[method][k]["sparsity"], y) for k, y in points
+                      if k in models.get(method, {})]
+            if points:
+                xs, ys = zip(*points)
+                style = "-" if method == "weight" else "--"
+                axis.plot(xs, ys, style, marker="o" if method == "weight" else "s", markersize=4,
+                          color=color_of[route], label=f"{method}: {route}")
+        for method, style in (("weight", ":"), ("unit", "-.")):
+            best = {}
+            for row in cell:
+                if row["method"] == method and row["k"] in models.get(method, {}):
+                    best[row["k"]] = max(best.get(row["k"], 0.0), row["mac_reduction"])
+            if best:
+                ks = sorted(best)
+                axis.plot([100 * models[method][k]["sparsity"] for k in ks],
+                          [best[k] for k in ks], style, color="black", linewidth=1.2,
+                          label=f"{method}: theoretical MAC reduction")
+        axis.axhline(1.0, color="grey", linewidth=1)
+        axis.set_yscale("log")
+        axis.set_xlim(-3, 102)
+        axis.set_title(f"batch {batch}", fontsize=11)
+        axis.set_xlabel("sparsity: share of all weights that are zero (%)")
+        axis.set_ylabel("speedup vs the fastest dense route (×)")
+        axis.grid(True, which="both", alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=6, fontsize=8, frameon=False)
+    figure.suptitle(title + "\nsolid: weight pruning (sparse routes), dashed: unit pruning "
+                    "(compact dense routes)", fontsize=11)
+    figure.tight_layout(rect=(0, 0.1, 1, 1))
+    return figure
+
+
+def speed_table(rows: list[dict], methods: list[str], ks: list[int]) -> str:
+    """Markdown: per (method, k) and batch, the fastest route, its latency and speedups."""
+    batches = sorted({row["batch"] for row in rows})
+    columns = ["method", "k (%)", "MAC red. (limit)"]
+    for batch in batches:
+        columns += [f"batch {batch}: fastest route", "latency", "vs fastest dense",
+                    "vs numpy/TF/LiteRT dense"]
+    lines = [
+        "# Speed of the pruned networks",
+        "",
+        "Median latency of the fastest route for each model, and its speedup against the fastest "
+        "dense route measured in the same run (and against the fastest off-the-shelf dense "
+        "runtime: numpy, TensorFlow, LiteRT). MAC red. = theoretical reduction of what the route "
+        "executes (the best over routes). All routes in `metrics/benchmark.csv`.",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|" + "|".join(["---", "---:", "---:"] + ["---", "---:", "---:", "---:"] * len(batches))
+        + "|",
+    ]
+    for method in methods:
+        for k in ks:
+            cells = [row for row in rows if row["method"] == method and row["k"] == k]
+            if not cells:
+                continue
+            limit = max(row["mac_reduction"] for row in cells)
+            line = [method, str(k), f"{limit:.1f}×"]
+            for batch in batches:
+                candidates = [row for row in cells if row["batch"] == batch]
+                if not candidates:
+                    line += ["—"] * 4
+                    continue
+                best = min(candidates, key=lambda row: row["latency_ms"])
+                latency = best["latency_ms"]
+                shown = f"{latency * 1000:.1f} µs" if latency < 1 else f"{latency:.2f} ms"
+                line += [best["route"], shown, f"{best['speedup_vs_fastest_dense']:.1f}×",
+                         f"{best['speedup_vs_library_dense']:.1f}×"]
+            lines.append("| " + " | ".join(line) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def png_bytes(figure: plt.Figure) -> bytes:
     buffer = io.BytesIO()
     # No "Software" entry, so the bytes depend only on the figure, not the matplotlib version.
@@ -313,7 +420,7 @@ def build(args: argparse.Namespace) -> dict[Path, bytes]:
         epochs = f", dense weights of epoch {train['best_epoch']}/{train['epochs_run']}"
     title = f"{dataset}, MLP {sizes}: test accuracy after magnitude pruning{epochs}"
     chance = 1.0 / dense_kernels[-1].shape[1]
-    return {
+    outputs = {
         args.png: png_bytes(accuracy_figure(models, dense, chance, title)),
         args.magnitudes_png: png_bytes(
             magnitude_figure(
@@ -326,6 +433,12 @@ def build(args: argparse.Namespace) -> dict[Path, bytes]:
             models, dense, ks, dataset, pruning.get("test_examples", "?")
         ).encode(),
     }
+    if args.benchmark:
+        rows = read_benchmark(args.benchmark)
+        outputs[args.speed_png] = png_bytes(speed_figure(
+            rows, models, f"{dataset}, MLP {sizes}: inference speedup of the pruned networks"))
+        outputs[args.speed_table] = speed_table(rows, methods, ks).encode()
+    return outputs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -337,7 +450,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--png", type=Path, required=True, help="output accuracy figure")
     parser.add_argument("--magnitudes-png", type=Path, required=True, help="output histograms")
     parser.add_argument("--table", type=Path, required=True, help="output Markdown table")
+    parser.add_argument("--benchmark", type=Path, help="the benchmark stage's CSV (optional)")
+    parser.add_argument("--speed-png", type=Path, help="output speedup figure (with --benchmark)")
+    parser.add_argument("--speed-table", type=Path, help="output speed table (with --benchmark)")
     args = parser.parse_args(argv)
+    if args.benchmark and not (args.speed_png and args.speed_table):
+        parser.error("--benchmark needs --speed-png and --speed-table")
     try:
         files = build(args)
     except (ParamsError, PlotError) as error:

@@ -248,3 +248,37 @@ def test_plot_fails_when_metrics_lack_a_k_of_params(world, evaluated, tmp_path):
     assert result.returncode == 1
     assert "weight/60" in result.stderr and "dvc repro" in result.stderr
     assert not any(tmp_path.glob("*.png")) and not (tmp_path / "results.md").exists()
+
+
+def test_plot_adds_the_speed_figure_and_table(world, evaluated, tmp_path):
+    columns = ["method", "k", "batch", "route", "latency_ms", "speedup_vs_fastest_dense",
+               "speedup_vs_library_dense", "mac_reduction", "fastest_dense_route"]
+    rows = [
+        ["weight", 0, 1, "numpy", 0.1, 1.0, 1.0, 1.0, "numpy"],
+        ["weight", 50, 1, "numba-csr", 0.2, 0.5, 0.5, 2.0, "numpy"],
+        ["weight", 50, 1, "scipy-csr", 0.05, 2.0, 2.5, 2.0, "numpy"],
+        ["unit", 0, 1, "numpy", 0.1, 1.0, 1.0, 1.0, "numpy"],
+        ["unit", 50, 1, "numpy", 0.04, 2.5, 2.5, 3.0, "numpy"],
+    ]
+    table = tmp_path / "benchmark.csv"
+    table.write_text("\n".join(",".join(map(str, row)) for row in [columns, *rows]) + "\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    result = subprocess.run(
+        [
+            sys.executable, str(PLOT),
+            "--pruning", str(evaluated / "metrics" / "pruning.json"),
+            "--train", str(world / "train.json"), "--dense", str(world / "models" / "dense.npz"),
+            "--png", str(out / "pruning.png"), "--magnitudes-png", str(out / "m.png"),
+            "--table", str(out / "results.md"), "--params", str(world / "params.yaml"),
+            "--benchmark", str(table), "--speed-png", str(out / "speedup.png"),
+            "--speed-table", str(out / "speed.md"),
+        ],
+        cwd=out, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (out / "speedup.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    speed = (out / "speed.md").read_text()
+    # The fastest route of weight-50 at batch 1 is scipy-csr (50 µs), not numba-csr.
+    assert "| weight | 50 | 2.0× | scipy-csr | 50.0 µs | 2.0× | 2.5× |" in speed
+    assert "| unit | 50 | 3.0× | numpy | 40.0 µs | 2.5× | 2.5× |" in speed

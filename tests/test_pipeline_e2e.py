@@ -27,7 +27,7 @@ def tiny_params() -> dict:
     params["data"].update(train_images=600, test_images=500)
     params["train"].update(epochs=1, batch_size=64)
     params["prune"]["ks"] = [0, 50, 90]
-    params["benchmark"].update(batch_sizes=[1, 8], repeats=3, warmup=1)
+    params["benchmark"].update(batch_sizes=[1, 8], repeats=3, warmup=1, cell_budget_s=0.02)
     return params
 
 
@@ -75,13 +75,15 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_repro_builds_every_output(repo: Path) -> None:
     result = run(repo, "repro")
-    assert {"fetch_data", "train", "evaluate", "plot"} <= stages_run(result.stdout)
+    assert {"fetch_data", "train", "evaluate", "benchmark", "plot"} <= stages_run(result.stdout)
     train = json.loads((repo / "metrics/train.json").read_text())
     assert train["epochs_run"] == 1 and 0.1 < train["test_accuracy"] <= 1.0
     pruning = json.loads((repo / "metrics/pruning.json").read_text())
     for method in ("weight", "unit"):
         assert sorted(pruning[method], key=int) == ["0", "50", "90"]
-    for png in ("metrics/pruning.png", "metrics/weight_magnitudes.png"):
+    benchmark = json.loads((repo / "metrics/benchmark.json").read_text())
+    assert sorted(benchmark["unit"]["90"], key=int) == ["1", "8"]
+    for png in ("metrics/pruning.png", "metrics/weight_magnitudes.png", "metrics/speedup.png"):
         assert (repo / png).stat().st_size > 10_000
     assert (repo / "metrics/results.md").read_text().count("\n| 90 ") == 1
 
@@ -101,7 +103,7 @@ def test_adding_a_k_reruns_only_its_instances_and_downstream(repo: Path) -> None
     ran = stages_run(run(repo, "repro").stdout)
     downstream = {"evaluate", "plot", "benchmark"} & {s.split("@")[0] for s in ran}
     assert ran - downstream == {"prune@weight-85", "prune@unit-85"}
-    assert {"evaluate", "plot"} <= downstream
+    assert downstream == {"evaluate", "benchmark", "plot"}
     diff = json.loads(run(repo, "metrics", "diff", "--json").stdout)
     changed = diff["metrics/pruning.json"]
     assert "weight.85.test_accuracy" in changed and "unit.85.sparsity" in changed

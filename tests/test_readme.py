@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -11,9 +13,10 @@ def table_rows(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("| ") and line.endswith(" |")]
 
 
-def test_readme_shows_the_committed_results_table() -> None:
-    committed = table_rows((ROOT / "metrics/results.md").read_text())
+@pytest.mark.parametrize("table", ["metrics/results.md", "metrics/speed.md"])
+def test_readme_shows_the_committed_tables(table: str) -> None:
+    committed = table_rows((ROOT / table).read_text())
     readme = set(table_rows((ROOT / "README.md").read_text()))
-    assert committed, "metrics/results.md has no table: run `dvc repro`"
+    assert committed, f"{table} has no table: run `dvc repro`"
     missing = [row for row in committed if row not in readme]
-    assert not missing, f"README.md is out of date with metrics/results.md, e.g. {missing[0]}"
+    assert not missing, f"README.md is out of date with {table}, e.g. {missing[0]}"

@@ -99,6 +99,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "batch_sizes": _unique_list(_int_at_least(1), "batch sizes"),
         "repeats": _int_at_least(3),
         "warmup": _int_at_least(0),
+        "cell_budget_s": _number_in(0, 60, low_open=True, high_open=False),
     },
 }
 
