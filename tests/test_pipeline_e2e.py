@@ -13,8 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
+
+from prunelab.weights import forward, load_kernels
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore", ".gitignore"]
@@ -75,7 +78,8 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_repro_builds_every_output(repo: Path) -> None:
     result = run(repo, "repro")
-    assert {"fetch_data", "train", "evaluate", "benchmark", "plot"} <= stages_run(result.stdout)
+    assert {"fetch_data", "train", "evaluate", "benchmark", "export_compact", "plot"} <= stages_run(
+        result.stdout)
     train = json.loads((repo / "metrics/train.json").read_text())
     assert train["epochs_run"] == 1 and 0.1 < train["test_accuracy"] <= 1.0
     pruning = json.loads((repo / "metrics/pruning.json").read_text())
@@ -86,9 +90,22 @@ def test_repro_builds_every_output(repo: Path) -> None:
         cell = benchmark["unit"]["90"][batch]
         assert cell["best"]["speedup_vs_fastest_dense"] > 0
         assert cell[cell["best"]["route"]]["latency_ms"] > 0
+    assert sorted(path.name for path in (repo / "data/compact").iterdir()) == [
+        "unit-0.keras", "unit-50.keras", "unit-90.keras"]
     for png in ("metrics/pruning.png", "metrics/weight_magnitudes.png", "metrics/speedup.png"):
         assert (repo / png).stat().st_size > 10_000
     assert (repo / "metrics/results.md").read_text().count("\n| 90 ") == 1
+
+
+def test_compact_model_is_smaller_and_computes_the_same_logits(repo: Path) -> None:
+    import keras
+
+    model = keras.models.load_model(repo / "data/compact/unit-90.keras")
+    assert [layer.units for layer in model.layers if hasattr(layer, "units")] == [
+        100, 100, 50, 20, 10]
+    pixels = np.random.default_rng(0).random((64, 784), dtype=np.float32)
+    masked = forward(load_kernels(repo / "data/pruned/unit-90.npz"), pixels)
+    np.testing.assert_allclose(model.predict(pixels, verbose=0), masked, rtol=1e-4, atol=1e-4)
 
 
 def test_second_repro_runs_nothing(repo: Path) -> None:
@@ -104,9 +121,9 @@ def test_adding_a_k_reruns_only_its_instances_and_downstream(repo: Path) -> None
     params["prune"]["ks"] = [0, 50, 85, 90]
     write_params(repo, params)
     ran = stages_run(run(repo, "repro").stdout)
-    downstream = {"evaluate", "plot", "benchmark"} & {s.split("@")[0] for s in ran}
+    downstream = {"evaluate", "benchmark", "export_compact", "plot"} & ran
     assert ran - downstream == {"prune@weight-85", "prune@unit-85"}
-    assert downstream == {"evaluate", "benchmark", "plot"}
+    assert downstream == {"evaluate", "benchmark", "export_compact", "plot"}
     diff = json.loads(run(repo, "metrics", "diff", "--json").stdout)
     changed = diff["metrics/pruning.json"]
     assert "weight.85.test_accuracy" in changed and "unit.85.sparsity" in changed
