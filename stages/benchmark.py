@@ -92,7 +92,7 @@ from prunelab import sparse_exec
 from prunelab.atomic import json_bytes, write_files
 from prunelab.params import ParamsError, load_params
 from prunelab.sparsity import model_stats
-from prunelab.weights import forward, load_kernels
+from prunelab.weights import WeightsError, forward, load_kernels
 
 MIN_REPEATS = 5
 SLOW_CALL_S = 0.05
@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         dense = load_kernels(args.dense)
         pruned = {key: load_kernels(path) for key, path in paths.items()}
-    except (OSError, ValueError, KeyError) as error:
+    except WeightsError as error:
         print(f"benchmark: error: cannot read kernels: {error}", file=sys.stderr)
         return 1
 

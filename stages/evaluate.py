@@ -22,7 +22,6 @@ import csv
 import io
 import json
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from prunelab.idx import IdxError
 from prunelab.atomic import write_files
 from prunelab.params import ParamsError, load_params
 from prunelab.sparsity import accuracy_and_loss, magnitude_stats, model_stats
-from prunelab.weights import load_kernels
+from prunelab.weights import WeightsError, load_kernels
 
 CURVE_COLUMNS = (
     "k",
@@ -101,10 +100,8 @@ def read_model(path: Path, reference: list[np.ndarray] | None = None) -> list[np
     """The kernels at ``path``; with ``reference``, also check they have its shapes."""
     try:
         kernels = load_kernels(path)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
-        raise EvaluateError(f"cannot read kernels from {path}: {error}") from None
-    if not kernels:
-        raise EvaluateError(f"{path} holds no kernel_0 ... arrays")
+    except WeightsError as error:
+        raise EvaluateError(str(error)) from None
     if reference is not None:
         shapes = [k.shape for k in kernels]
         expected = [k.shape for k in reference]

@@ -17,7 +17,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from prunelab.params import ParamsError, load_params
-from prunelab.weights import load_kernels
+from prunelab.weights import WeightsError, load_kernels
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,11 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"export_compact: error: {error}", file=sys.stderr)
         return 1
     ks = sorted(prune["ks"]) if "unit" in prune["methods"] else []
-    paths = [args.pruned_dir / f"unit-{k}.npz" for k in ks]
-    missing = [str(path) for path in paths if not path.is_file()]
-    if missing:
-        print(f"export_compact: error: missing {', '.join(missing)}: run `dvc repro`",
-              file=sys.stderr)
+    try:  # all of them before TensorFlow starts, so a bad file fails fast
+        pruned = [load_kernels(args.pruned_dir / f"unit-{k}.npz") for k in ks]
+    except WeightsError as error:
+        print(f"export_compact: error: {error}", file=sys.stderr)
         return 1
 
     from prunelab.sparse_exec import build_compact_keras, compact
@@ -45,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     staging = Path(tempfile.mkdtemp(prefix=f".{args.out.name}-", dir=args.out.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; the models are not
     try:
-        for k, path in zip(ks, paths):
-            model = build_compact_keras(compact(load_kernels(path)))
+        for k, kernels in zip(ks, pruned):
+            model = build_compact_keras(compact(kernels))
             model.save(staging / f"unit-{k}.keras")
             widths = [layer.units for layer in model.layers if hasattr(layer, "units")]
             print(f"export_compact: unit-{k}: 784-" + "-".join(map(str, widths)))

@@ -21,7 +21,6 @@ import csv
 import io
 import json
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ import numpy as np  # noqa: E402
 from prunelab.atomic import write_files  # noqa: E402
 from prunelab.params import ParamsError, load_params  # noqa: E402
 from prunelab.pruning import count_to_prune  # noqa: E402
-from prunelab.weights import load_kernels  # noqa: E402
+from prunelab.weights import WeightsError, load_kernels  # noqa: E402
 
 METHOD_STYLE = {
     "weight": {"color": "tab:blue", "marker": "o", "label": "weight: smallest |w| per matrix"},
@@ -396,12 +395,8 @@ def build(args: argparse.Namespace) -> dict[Path, bytes]:
     models = select(pruning, methods, ks, args.pruning)
     try:
         dense_kernels = load_kernels(args.dense)
-    except FileNotFoundError:
-        raise PlotError(f"{args.dense} is missing: run `dvc repro` (the train stage)") from None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
-        raise PlotError(f"cannot read kernels from {args.dense}: {error}") from None
-    if not dense_kernels:
-        raise PlotError(f"{args.dense} holds no kernel_0 ... arrays")
+    except WeightsError as error:
+        raise PlotError(str(error)) from None
 
     dense = pruning["dense"]
     keras_accuracy = train.get("test_accuracy")

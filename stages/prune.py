@@ -15,7 +15,7 @@ import numpy as np
 
 from prunelab.params import PRUNE_METHODS, ParamsError, load_params
 from prunelab.pruning import prune_network
-from prunelab.weights import load_kernels, save_kernels
+from prunelab.weights import WeightsError, load_kernels, save_kernels
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,11 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         kernels = load_kernels(args.weights)
-    except (OSError, ValueError, KeyError) as error:
-        print(f"prune: error: cannot read kernels from {args.weights}: {error}", file=sys.stderr)
-        return 1
-    if not kernels:
-        print(f"prune: error: {args.weights} holds no kernel_0 ... arrays", file=sys.stderr)
+    except WeightsError as error:
+        print(f"prune: error: cannot read kernels: {error}", file=sys.stderr)
         return 1
     pruned = prune_network(kernels, method, k)
     save_kernels(pruned, args.out)

@@ -201,3 +201,16 @@ def test_split_validation_is_seeded(train_stage):
 def test_split_validation_nothing_left_to_train(train_stage, count, fraction):
     with pytest.raises(ParamsError, match=r"train\.validation_split .* leaves no training"):
         train_stage.split_validation(_split(count), fraction, seed=0)
+
+
+def test_load_kernels_reports_missing_unreadable_and_empty_files(tmp_path):
+    from prunelab.weights import WeightsError, load_kernels
+
+    with pytest.raises(WeightsError, match="missing: run `dvc repro`"):
+        load_kernels(tmp_path / "absent.npz")
+    (tmp_path / "garbage.npz").write_bytes(b"not a zip archive")
+    with pytest.raises(WeightsError, match="cannot read kernels from .*garbage.npz"):
+        load_kernels(tmp_path / "garbage.npz")
+    np.savez(tmp_path / "empty.npz", other=np.zeros(3))
+    with pytest.raises(WeightsError, match="holds no kernel_0"):
+        load_kernels(tmp_path / "empty.npz")

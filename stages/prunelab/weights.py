@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -31,11 +32,27 @@ def save_kernels(kernels: list[np.ndarray], path: Path, **extra: np.ndarray) -> 
         raise
 
 
+class WeightsError(ValueError):
+    """A weights file that is missing, unreadable or empty; the message names it and the fix."""
+
+
 def load_kernels(path: Path) -> list[np.ndarray]:
-    """Read the kernels written by :func:`save_kernels`, in layer order."""
-    with np.load(path) as archive:
-        count = sum(1 for key in archive.files if key.startswith("kernel_"))
-        return [archive[f"kernel_{i}"] for i in range(count)]
+    """Read the kernels written by :func:`save_kernels`, in layer order.
+
+    Raises :class:`WeightsError` for a missing, unreadable or kernel-less file, so every stage
+    reports these the same way.
+    """
+    try:
+        with np.load(path) as archive:
+            count = sum(1 for key in archive.files if key.startswith("kernel_"))
+            kernels = [archive[f"kernel_{i}"] for i in range(count)]
+    except FileNotFoundError:
+        raise WeightsError(f"{path} is missing: run `dvc repro` to build it") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise WeightsError(f"cannot read kernels from {path}: {error}") from None
+    if not kernels:
+        raise WeightsError(f"{path} holds no kernel_0 ... arrays")
+    return kernels
 
 
 def forward(kernels: list[np.ndarray], images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
