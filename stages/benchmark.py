@@ -1,7 +1,8 @@
 """Stage benchmark: inference latency of the dense and every pruned network, route by route.
 
-The models are exactly ``prune.methods`` x ``prune.ks`` of the params file, read from
-``{pruned-dir}/{method}-{k}.npz`` (the folder is never listed). Every pruned network is first
+The models are exactly ``benchmark.methods`` x ``prune.ks`` of the params file, for the first seed
+``s`` of ``train.seeds`` (timing does not depend on which seed), read from
+``{pruned-dir}/{method}-{k}/seed-<s>.npz`` (the folder is never listed). Every pruned network is first
 made compact (dead hidden units physically removed, :func:`prunelab.sparse_exec.compact`), then
 run by the routes of :mod:`prunelab.sparse_exec` that suit it (:func:`routes_for`):
 
@@ -285,9 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--dense", type=Path, required=True, help="dense kernels .npz")
+    parser.add_argument("--models", type=Path, required=True, help="folder of seed-<s>/dense.npz")
     parser.add_argument("--pruned-dir", type=Path, required=True,
-                        help="folder of {method}-{k}.npz pruned kernels")
+                        help="folder of <method>-<k>/seed-<s>.npz pruned kernels")
     parser.add_argument("--metrics", type=Path, required=True, help="output JSON")
     parser.add_argument("--csv", type=Path, required=True, help="output CSV, one row per route")
     args = parser.parse_args(argv)
@@ -297,10 +298,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchmark: error: {error}", file=sys.stderr)
         return 1
     settings = params["benchmark"]
-    methods, ks = params["prune"]["methods"], params["prune"]["ks"]
-    paths = {(m, k): args.pruned_dir / f"{m}-{k}.npz" for m in methods for k in ks}
+    methods, ks = settings["methods"], params["prune"]["ks"]
+    seed = params["train"]["seeds"][0]
+    paths = {(m, k): args.pruned_dir / f"{m}-{k}" / f"seed-{seed}.npz" for m in methods for k in ks}
     try:
-        dense = load_kernels(args.dense)
+        dense = load_kernels(args.models / f"seed-{seed}" / "dense.npz")
         pruned = {key: load_kernels(path) for key, path in paths.items()}
     except WeightsError as error:
         print(f"benchmark: error: cannot read kernels: {error}", file=sys.stderr)

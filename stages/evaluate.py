@@ -1,18 +1,27 @@
-"""Stage evaluate: test accuracy, loss and size figures of the dense and every pruned network.
+"""Stage evaluate: test accuracy, loss and size figures of every dense, pruned and fine-tuned net.
 
-The models are exactly ``prune.methods`` x ``prune.ks`` of the params file, read from
-``{pruned-dir}/{method}-{k}.npz`` (the folder is never listed: DVC leaves files of removed
-items behind). Runs the TensorFlow-free forward pass of ``prunelab.weights`` on the test split
-(the first ``data.test_images`` examples, 0 = all); see ``prunelab.sparsity`` for the figures.
+The models are exactly those the params file asks for (folders are never listed: DVC leaves
+files of removed items behind), for every seed ``s`` of ``train.seeds``:
 
-Writes, all or nothing:
+* dense: ``{models}/seed-<s>/dense.npz``;
+* one-shot pruned, ``prune.methods`` x ``prune.ks``: ``{pruned}/<method>-<k>/seed-<s>.npz``;
+* fine-tuned, ``finetune.methods`` x ``finetune.ks`` and ``gradual.methods`` x ``gradual.ks``:
+  ``{finetuned}/<schedule>-<method>-<k>/seed-<s>.npz`` with the stage's ``log.json``.
 
-* ``--metrics`` JSON: ``{"test_examples": n, "dense": {...}, "<method>": {"<k>": {...}}}``;
-  every model has ``test_accuracy``, ``test_loss`` and the ``model_stats`` figures (per-layer
-  lists become objects keyed ``kernel_<i>`` / ``hidden_<i>`` so ``dvc metrics`` shows them),
-  pruned models also ``accuracy_drop`` (dense minus pruned accuracy), and ``dense`` has
-  ``magnitudes``: per-kernel facts about ``|w|``.
-* ``--curves-dir``/``<method>.csv``: one row per k, ascending, for ``dvc plots``.
+Runs the TensorFlow-free forward pass of ``prunelab.weights`` on the test split (the first
+``data.test_images`` examples, 0 = all); see ``prunelab.sparsity`` for the figures. Every
+figure is the mean over seeds; ``test_accuracy`` and ``test_loss`` also come with their
+``_min``, ``_max`` and per-seed values (``_seeds``). Writes, all or nothing:
+
+* ``--metrics`` JSON: ``{"test_examples", "seeds", "dense": {...}, "<method>": {"<k>": {...}}}``
+  (per-layer lists become objects keyed ``kernel_<i>`` / ``hidden_<i>`` so ``dvc metrics``
+  shows them); pruned models also have ``accuracy_drop`` (dense minus pruned, mean over
+  seeds), and ``dense`` has ``magnitudes`` of the first seed's kernels.
+* ``--finetune-metrics`` JSON: ``{"<schedule>": {"<method>": {"<k>": {...}}}}``, each entry
+  also with ``gain_over_oneshot`` (fine-tuned minus one-shot accuracy, mean over seeds),
+  ``finetune_seconds`` (per seed, mean) and ``val_accuracy``.
+* ``--curves-dir``: ``<method>.csv`` (one-shot) and ``<schedule>-<method>.csv`` (fine-tuned),
+  one row per k, ascending, for ``dvc plots``.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ import numpy as np
 
 from prunelab.datasets import load_test_split
 from prunelab.idx import IdxError
-from prunelab.atomic import write_files
+from prunelab.atomic import json_bytes, write_files
 from prunelab.params import ParamsError, load_params
 from prunelab.sparsity import accuracy_and_loss, magnitude_stats, model_stats
 from prunelab.weights import WeightsError, load_kernels
@@ -41,6 +50,8 @@ CURVE_COLUMNS = (
     "effective_sparsity",
     "effective_sparsity_hidden",
     "test_accuracy",
+    "test_accuracy_min",
+    "test_accuracy_max",
     "test_loss",
     "nonzero_params",
     "compression_ratio",
@@ -48,15 +59,47 @@ CURVE_COLUMNS = (
     "sparse_mac_reduction",
 )
 DIGITS = 6
+# Figures that get a spread over seeds besides their mean.
+SPREAD_KEYS = ("test_accuracy", "test_loss")
 
 
 class EvaluateError(RuntimeError):
     """A problem with the stage's inputs; the message says what to do."""
 
 
-def pruned_path(pruned_dir: Path, method: str, k: int) -> Path:
-    """Where the prune stage writes the model of ``method`` at ``k`` percent."""
-    return pruned_dir / f"{method}-{k}.npz"
+def model_path(folder: Path, name: str, seed: int) -> Path:
+    """``{folder}/<name>/seed-<s>.npz``: where the prune and finetune stages write a model."""
+    return folder / name / f"seed-{seed}.npz"
+
+
+def dense_path(models: Path, seed: int) -> Path:
+    return models / f"seed-{seed}" / "dense.npz"
+
+
+def over_seeds(entries: dict[int, dict]) -> dict:
+    """One entry from per-seed entries: means, plus min, max and per-seed values of spread keys.
+
+    Numbers are averaged (integers that agree over the seeds stay integers), nested objects
+    are combined key by key, and anything else (``None``) is kept when the seeds agree.
+    """
+    seeds = list(entries)
+    first = entries[seeds[0]]
+    combined: dict[str, Any] = {}
+    for key, value in first.items():
+        values = [entries[seed][key] for seed in seeds]
+        if isinstance(value, dict):
+            combined[key] = over_seeds({seed: entries[seed][key] for seed in seeds})
+        elif isinstance(value, int) and all(v == value for v in values):
+            combined[key] = value
+        elif all(isinstance(v, (int, float)) for v in values):
+            combined[key] = float(np.mean(values))
+        else:
+            combined[key] = value if all(v == value for v in values) else None
+        if key in SPREAD_KEYS:
+            combined[f"{key}_min"] = min(values)
+            combined[f"{key}_max"] = max(values)
+            combined[f"{key}_seeds"] = {f"seed_{s}": v for s, v in zip(seeds, values)}
+    return rounded(combined)
 
 
 def rounded(value: Any) -> Any:
@@ -114,16 +157,28 @@ def read_model(path: Path, reference: list[np.ndarray] | None = None) -> list[np
 
 
 def evaluate(
-    params: dict, data: Path, dense_path: Path, pruned_dir: Path
-) -> tuple[dict, dict[str, dict[int, dict]]]:
-    """The metrics document and, per method, the entries by k. Raises :class:`EvaluateError`."""
+    params: dict, data: Path, models: Path, pruned: Path, finetuned: Path
+) -> tuple[dict, dict, dict[str, dict[int, dict]]]:
+    """The pruning and fine-tuning metrics documents, and the curves by file stem.
+
+    Raises :class:`EvaluateError`.
+    """
+    seeds = params["train"]["seeds"]
     methods, ks = params["prune"]["methods"], sorted(params["prune"]["ks"])
-    wanted = [dense_path] + [pruned_path(pruned_dir, m, k) for m in methods for k in ks]
+    tuned = [
+        (schedule, method, k)
+        for schedule, section in (("oneshot", "finetune"), ("gradual", "gradual"))
+        for method in params[section]["methods"]
+        for k in sorted(params[section]["ks"])
+    ]
+    wanted = [dense_path(models, s) for s in seeds]
+    wanted += [model_path(pruned, f"{m}-{k}", s) for m in methods for k in ks for s in seeds]
+    wanted += [model_path(finetuned, "-".join(map(str, t)), s) for t in tuned for s in seeds]
     missing = [str(path) for path in wanted if not path.is_file()]
     if missing:
         raise EvaluateError(
-            f"missing model file(s): {', '.join(missing)}. They are made by the train and prune "
-            "stages for every method and k of params.yaml: run `dvc repro` first"
+            f"missing model file(s): {', '.join(missing)}. They are made by the train, prune "
+            "and finetune stages for everything params.yaml lists: run `dvc repro` first"
         )
     try:
         test = load_test_split(data, params["data"]["test_images"])
@@ -134,31 +189,80 @@ def evaluate(
     if len(test.labels) == 0:
         raise EvaluateError(f"{data} holds no test examples")
 
-    dense = read_model(dense_path)
-    if dense[0].shape[0] != test.images.shape[1]:
+    dense = {s: read_model(dense_path(models, s)) for s in seeds}
+    first = dense[seeds[0]]
+    if first[0].shape[0] != test.images.shape[1]:
         raise EvaluateError(
-            f"{dense_path} takes {dense[0].shape[0]} inputs but the images of {data} have "
-            f"{test.images.shape[1]} pixels"
+            f"{dense_path(models, seeds[0])} takes {first[0].shape[0]} inputs but the images "
+            f"of {data} have {test.images.shape[1]} pixels"
         )
-    dense_entry = model_entry(dense, test.images, test.labels)
+
+    def measure(name: str, kernels_by_seed: dict[int, list[np.ndarray]]) -> tuple[dict, dict]:
+        per_seed = {s: model_entry(kernels, test.images, test.labels)
+                    for s, kernels in kernels_by_seed.items()}
+        entry = over_seeds(per_seed)
+        print(_summary(name, entry), flush=True)
+        return entry, {s: e["test_accuracy"] for s, e in per_seed.items()}
+
+    dense_entry, dense_accuracy = measure("dense", dense)
     dense_entry["magnitudes"] = rounded(
-        {f"kernel_{i}": magnitude_stats(kernel) for i, kernel in enumerate(dense)}
+        {f"kernel_{i}": magnitude_stats(kernel) for i, kernel in enumerate(first)}
     )
-    print(_summary("dense", dense_entry), flush=True)
-    document: dict[str, Any] = {"test_examples": int(len(test.labels)), "dense": dense_entry}
-    by_method: dict[str, dict[int, dict]] = {}
+    document: dict[str, Any] = {
+        "test_examples": int(len(test.labels)),
+        "seeds": seeds,
+        "spread": "min and max over seeds",
+        "dense": dense_entry,
+    }
+    curves: dict[str, dict[int, dict]] = {}
+    oneshot_accuracy: dict[tuple[str, int], dict[int, float]] = {}
     for method in methods:
-        by_method[method] = {}
+        curves[method] = {}
         for k in ks:
-            kernels = read_model(pruned_path(pruned_dir, method, k), reference=dense)
-            entry = model_entry(kernels, test.images, test.labels)
-            drop = dense_entry["test_accuracy"] - entry["test_accuracy"]
-            entry = {"test_accuracy": entry.pop("test_accuracy"), "accuracy_drop": drop, **entry}
-            entry = rounded(entry)
-            by_method[method][k] = entry
-            print(_summary(f"{method}-{k}", entry), flush=True)
-        document[method] = {str(k): entry for k, entry in by_method[method].items()}
-    return document, by_method
+            entry, accuracy = measure(f"{method}-{k}", {
+                s: read_model(model_path(pruned, f"{method}-{k}", s), reference=first)
+                for s in seeds
+            })
+            drop = np.mean([dense_accuracy[s] - accuracy[s] for s in seeds])
+            curves[method][k] = rounded({
+                "test_accuracy": entry.pop("test_accuracy"), "accuracy_drop": float(drop), **entry
+            })
+            oneshot_accuracy[method, k] = accuracy
+        document[method] = {str(k): entry for k, entry in curves[method].items()}
+
+    finetune_document: dict[str, Any] = {"seeds": seeds, "spread": "min and max over seeds"}
+    for schedule, method, k in tuned:
+        name = f"{schedule}-{method}-{k}"
+        log = read_log(finetuned / name / "log.json", seeds)
+        entry, accuracy = measure(name, {
+            s: read_model(model_path(finetuned, name, s), reference=first) for s in seeds
+        })
+        reference = oneshot_accuracy.get((method, k))
+        gain = None if reference is None else float(
+            np.mean([accuracy[s] - reference[s] for s in seeds])
+        )
+        entry = rounded({
+            "test_accuracy": entry.pop("test_accuracy"),
+            "accuracy_drop": float(np.mean([dense_accuracy[s] - accuracy[s] for s in seeds])),
+            "gain_over_oneshot": gain,
+            "finetune_seconds": float(np.mean([log[s]["seconds"] for s in seeds])),
+            "val_accuracy": float(np.mean([log[s]["val_accuracy"] for s in seeds])),
+            **entry,
+        })
+        finetune_document.setdefault(schedule, {}).setdefault(method, {})[str(k)] = entry
+        curves.setdefault(f"{schedule}-{method}", {})[k] = entry
+    return document, finetune_document, curves
+
+
+def read_log(path: Path, seeds: list[int]) -> dict[int, dict]:
+    """The finetune stage's per-seed log, checked to cover ``seeds``."""
+    try:
+        log = json.loads(path.read_text())
+        return {s: log[f"seed_{s}"] for s in seeds}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise EvaluateError(
+            f"cannot read the fine-tuning log {path}: {error!r}; run `dvc repro` to rebuild it"
+        ) from None
 
 
 def _summary(name: str, entry: dict) -> str:
@@ -174,23 +278,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--data", type=Path, required=True, help="folder with the IDX files")
-    parser.add_argument("--dense", type=Path, required=True, help="the dense model's .npz")
-    parser.add_argument("--pruned-dir", type=Path, required=True, help="folder of pruned .npz")
-    parser.add_argument("--metrics", type=Path, required=True, help="output metrics JSON")
+    parser.add_argument("--models", type=Path, required=True, help="folder of seed-<s>/dense.npz")
+    parser.add_argument("--pruned", type=Path, required=True, help="the prune stage's folder")
+    parser.add_argument("--finetuned", type=Path, required=True,
+                        help="the finetune stage's folder")
+    parser.add_argument("--metrics", type=Path, required=True, help="output pruning JSON")
+    parser.add_argument("--finetune-metrics", type=Path, required=True,
+                        help="output fine-tuning JSON")
     parser.add_argument("--curves-dir", type=Path, required=True, help="output folder of CSVs")
     args = parser.parse_args(argv)
     try:
         params = load_params(args.params)
-        document, by_method = evaluate(params, args.data, args.dense, args.pruned_dir)
+        document, finetune_document, curves = evaluate(
+            params, args.data, args.models, args.pruned, args.finetuned
+        )
     except (ParamsError, EvaluateError) as error:
         print(f"evaluate: error: {error}", file=sys.stderr)
         return 1
     files = {
-        args.metrics: (json.dumps(document, indent=2, allow_nan=False) + "\n").encode(),
-        **{
-            args.curves_dir / f"{method}.csv": curves_csv(entries).encode()
-            for method, entries in by_method.items()
-        },
+        args.metrics: json_bytes(document),
+        args.finetune_metrics: json_bytes(finetune_document),
+        **{args.curves_dir / f"{stem}.csv": curves_csv(entries).encode()
+           for stem, entries in curves.items()},
     }
     write_files(files)
     print(f"evaluate: wrote {', '.join(str(path) for path in files)}")

@@ -1,17 +1,21 @@
-"""Stage plot: accuracy-vs-sparsity figure, dense weight-magnitude histograms, results table.
+"""Stage plot: the figures and Markdown tables of the study.
 
-Reads the metrics of the evaluate stage for exactly ``prune.methods`` x ``prune.ks`` of the
-params file (never by listing anything), the train stage's metrics, and the dense kernels.
-Writes, all or nothing:
+Reads the metrics of the evaluate and sensitivity stages for exactly what the params file
+lists (never by listing anything), the first seed's dense kernels, and optionally the
+benchmark's CSV. Lines are means over ``train.seeds``, bands their min-max spread. Writes, all
+or nothing:
 
 * ``--png``: test accuracy against measured sparsity (share of all weights that are zero), one
-  curve per method, points labelled by k, with the dense accuracy and chance level; left the
-  whole range, right a zoom on the region near the dense accuracy.
+  curve per one-shot method, points labelled by k, with the dense accuracy and chance level;
+  left the whole range, right a zoom on the region near the dense accuracy.
 * ``--magnitudes-png``: per dense kernel, a histogram of ``log10|w|`` with the cut-offs of weight
   pruning at each k, and the share of each kernel's ``sum(w**2)`` that removing its smallest
   weights deletes (why most weights can go).
-* ``--table``: Markdown, one row per k, per method sparsity, effective sparsity, accuracy, loss
-  and theoretical MAC reduction of the shrunk network.
+* ``--table``: Markdown, one row per k: per method sparsity and accuracy; unit pruning's
+  effective sparsity and theoretical MAC reduction of the shrunk network.
+* ``--recovery-png`` / ``--finetune-table``: per method one-shot vs fine-tuned (and gradual).
+* ``--sensitivity-png`` / ``--sensitivity-table``: hidden matrix x k -> accuracy heat maps.
+* with ``--benchmark``: ``--speed-png`` and ``--speed-table``.
 """
 
 from __future__ import annotations
@@ -39,9 +43,22 @@ from prunelab.weights import WeightsError, load_kernels  # noqa: E402
 METHOD_STYLE = {
     "weight": {"color": "tab:blue", "marker": "o", "label": "weight: smallest |w| per matrix"},
     "unit": {"color": "tab:red", "marker": "s", "label": "unit: smallest-norm units per matrix"},
+    "random": {"color": "tab:gray", "marker": "v", "label": "random: same counts as weight"},
+    "global": {"color": "tab:green", "marker": "D",
+               "label": "global: one |w| threshold over all hidden matrices"},
 }
-# Where each method's k labels go, in points from the marker, so the two curves' labels part.
-LABEL_OFFSETS = (((5, 4), "left"), ((-5, -12), "right"))
+SCHEDULE_STYLE = {
+    "one-shot": {"linestyle": ":", "marker": "o"},
+    "oneshot": {"linestyle": "-", "marker": "s"},
+    "gradual": {"linestyle": "--", "marker": "^"},
+}
+SCHEDULE_LABEL = {
+    "one-shot": "one-shot, no retraining",
+    "oneshot": "one-shot + fine-tuning (mask fixed)",
+    "gradual": "gradual (cubic schedule) + fine-tuning",
+}
+# Where each method's k labels go, in points from the marker, so the curves' labels part.
+LABEL_OFFSETS = (((5, 4), "left"), ((-5, -12), "right"), ((5, -12), "left"), ((-5, 4), "right"))
 DPI = 120
 
 
@@ -75,7 +92,8 @@ def select(pruning: dict, methods: list[str], ks: list[int], path: Path) -> dict
             "run `dvc repro` (the evaluate stage)"
         )
     models = {m: {k: pruning[m][str(k)] for k in ks} for m in methods}
-    needed = ("test_accuracy", "test_loss", "sparsity", "effective_sparsity", "mac_reduction")
+    needed = ("test_accuracy", "test_accuracy_min", "test_accuracy_max", "test_loss", "sparsity",
+              "effective_sparsity", "mac_reduction")
     entries = [("dense", pruning["dense"])] + [
         (f"{m}/{k}", models[m][k]) for m in methods for k in ks
     ]
@@ -107,6 +125,7 @@ def accuracy_figure(
             ys = [entries[k]["test_accuracy"] for k in ks]
             axis.plot(xs, ys, marker=style.get("marker", "o"), color=style.get("color"),
                       label=style["label"], linewidth=1.8, markersize=6)
+            draw_band(axis, entries, ks, style.get("color"))
             (dx, dy), align = LABEL_OFFSETS[index % len(LABEL_OFFSETS)]
             for k, x, y in zip(ks, xs, ys):
                 if panel == 1 and y < near:
@@ -114,7 +133,7 @@ def accuracy_figure(
                 axis.annotate(f"{k}", (x, y), xytext=(dx, dy), textcoords="offset points",
                               fontsize=8, color=style.get("color"), ha=align)
         axis.axhline(dense_accuracy, color="black", linestyle="--", linewidth=1,
-                     label=f"dense network: {dense_accuracy:.4f}")
+                     label=f"dense network: {dense_accuracy:.4f} (mean)")
         axis.axhline(chance, color="grey", linestyle=":", linewidth=1.2,
                      label=f"chance level: {chance:.2f}")
         axis.set_xlim(-5, 104)
@@ -122,7 +141,8 @@ def accuracy_figure(
         axis.set_ylabel("test accuracy")
         axis.grid(True, alpha=0.35)
     axes[0].set_ylim(0, 1.02)
-    axes[0].set_title("whole range (point labels: k = % pruned per hidden matrix)", fontsize=10)
+    axes[0].set_title("whole range (point labels: k = % pruned per hidden matrix; "
+                      f"lines: mean, bands: {SPREAD} over seeds)", fontsize=10)
     low = max(0.0, min([near] + [a for a in accuracies if a >= near]) - 0.005)
     axes[1].set_ylim(low, min(1.0, dense_accuracy + 0.015))
     axes[1].set_title("zoom: within 5 points of the dense accuracy", fontsize=10)
@@ -130,6 +150,147 @@ def accuracy_figure(
     figure.suptitle(title, fontsize=12)
     figure.tight_layout()
     return figure
+
+
+SPREAD = "min-max"
+
+
+def draw_band(axis: Any, entries: dict[int, dict], ks: list[int], color: Any) -> None:
+    """Shade the min-max spread over seeds of each point's test accuracy."""
+    xs = [100 * entries[k]["sparsity"] for k in ks]
+    low = [entries[k].get("test_accuracy_min", entries[k]["test_accuracy"]) for k in ks]
+    high = [entries[k].get("test_accuracy_max", entries[k]["test_accuracy"]) for k in ks]
+    axis.fill_between(xs, low, high, color=color, alpha=0.18, linewidth=0)
+
+
+def recovery_figure(
+    oneshot: dict[str, dict[int, dict]], tuned: dict[str, dict[str, dict[int, dict]]],
+    dense: dict, chance: float, title: str,
+) -> plt.Figure:
+    """Per fine-tuned method a panel: one-shot, fine-tuned and gradual curves with seed bands."""
+    methods = [m for m in METHOD_STYLE if any(m in by_method for by_method in tuned.values())]
+    methods += sorted({m for by_method in tuned.values() for m in by_method} - set(methods))
+    figure, axes = plt.subplots(1, max(1, len(methods)), figsize=(7 * max(1, len(methods)), 5.5),
+                                dpi=DPI, squeeze=False)
+    for axis, method in zip(axes[0], methods):
+        color = METHOD_STYLE.get(method, {}).get("color")
+        curves = {"one-shot": oneshot.get(method, {})}
+        curves.update({schedule: by_method[method] for schedule, by_method in tuned.items()
+                       if method in by_method})
+        for schedule, entries in curves.items():
+            ks = sorted(entries)
+            if not ks:
+                continue
+            style = SCHEDULE_STYLE[schedule]
+            axis.plot([100 * entries[k]["sparsity"] for k in ks],
+                      [entries[k]["test_accuracy"] for k in ks], color=color,
+                      linestyle=style["linestyle"], marker=style["marker"], markersize=5,
+                      label=SCHEDULE_LABEL[schedule])
+            draw_band(axis, entries, ks, color)
+            if schedule != "one-shot":
+                for k in ks:
+                    axis.annotate(f"{k}", (100 * entries[k]["sparsity"],
+                                           entries[k]["test_accuracy"]),
+                                  xytext=(-4, 5), textcoords="offset points", fontsize=8,
+                                  ha="right", color=color)
+        axis.axhline(dense["test_accuracy"], color="black", linestyle="--", linewidth=1,
+                     label=f"dense network: {dense['test_accuracy']:.4f} (mean)")
+        axis.axhline(chance, color="grey", linestyle=":", linewidth=1.2, label="chance level")
+        axis.set_ylim(0, 1.02)
+        axis.set_xlim(-3, 102)
+        axis.set_title(f"{method} pruning", fontsize=11)
+        axis.set_xlabel("sparsity: share of all weights that are zero (%)")
+        axis.set_ylabel("test accuracy")
+        axis.grid(True, alpha=0.35)
+        axis.legend(loc="lower left", fontsize=9)
+    figure.suptitle(f"{title}\nlines: mean over seeds, bands: {SPREAD}; labels: k", fontsize=11)
+    figure.tight_layout()
+    return figure
+
+
+def _spread(entry: dict) -> str:
+    return (f"{entry['test_accuracy']:.4f} ({entry['test_accuracy_min']:.4f}–"
+            f"{entry['test_accuracy_max']:.4f})")
+
+
+def finetune_table(
+    oneshot: dict[str, dict[int, dict]], tuned: dict[str, dict[str, dict[int, dict]]],
+    dense: dict, seeds: list[int],
+) -> str:
+    """Markdown: per method and k, accuracy one-shot vs fine-tuned (and gradual), time spent."""
+    lines = [
+        "# Fine-tuning after pruning",
+        "",
+        f"Test accuracy, mean over seeds {seeds} ({SPREAD} in brackets). Dense network: "
+        f"{_spread(dense)}. Fine-tuned: the pruned network retrained with its mask fixed; "
+        "gradual: sparsity raised from 0 to k along the cubic schedule while retraining. "
+        "Time: seconds of retraining per seed.",
+        "",
+        "| method | k (%) | sparsity | one-shot | fine-tuned | gain | time | gradual | time |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    fine, gradual = tuned.get("oneshot", {}), tuned.get("gradual", {})
+    for method in sorted(set(fine) | set(gradual), key=list(METHOD_STYLE).index):
+        for k in sorted(set(fine.get(method, {})) | set(gradual.get(method, {}))):
+            cells = [method, str(k)]
+            tuned_entry = fine.get(method, {}).get(k)
+            gradual_entry = gradual.get(method, {}).get(k)
+            any_entry = tuned_entry or gradual_entry
+            base = oneshot.get(method, {}).get(k)
+            cells.append(_percent(any_entry["sparsity"]))
+            cells.append(_spread(base) if base else "—")
+            for entry, with_gain in ((tuned_entry, True), (gradual_entry, False)):
+                if entry is None:
+                    cells += ["—"] * (3 if with_gain else 2)
+                    continue
+                cells.append(_spread(entry))
+                if with_gain:
+                    gain = entry.get("gain_over_oneshot")
+                    cells.append("—" if gain is None else f"{100 * gain:+.2f} pt")
+                cells.append(f"{entry['finetune_seconds']:.0f} s")
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def sensitivity_figure(sensitivity: dict, methods: list[str], ks: list[int], title: str
+                       ) -> plt.Figure:
+    """Per method a heat map: hidden kernel x k -> mean test accuracy (others dense)."""
+    figure, axes = plt.subplots(1, len(methods), figsize=(6.5 * len(methods), 3.6), dpi=DPI,
+                                squeeze=False)
+    for axis, method in zip(axes[0], methods):
+        layers = sorted(sensitivity[method], key=lambda name: int(name.split("_")[1]))
+        grid = np.array([[sensitivity[method][layer][str(k)]["test_accuracy"] for k in ks]
+                         for layer in layers])
+        image = axis.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        for (row, column), value in np.ndenumerate(grid):
+            axis.text(column, row, f"{value:.3f}", ha="center", va="center", fontsize=8,
+                      color="black" if value > 0.6 else "white")
+        axis.set_xticks(range(len(ks)), [str(k) for k in ks])
+        axis.set_yticks(range(len(layers)), layers)
+        axis.set_xlabel("k: % of this one matrix pruned (the others dense)")
+        axis.set_title(f"{method} pruning", fontsize=11)
+        figure.colorbar(image, ax=axis, label="test accuracy (mean over seeds)")
+    figure.suptitle(title, fontsize=11)
+    figure.tight_layout()
+    return figure
+
+
+def sensitivity_table(sensitivity: dict, methods: list[str], ks: list[int]) -> str:
+    lines = [
+        "# Layer sensitivity",
+        "",
+        "Test accuracy with one hidden matrix pruned and the others dense: mean over seeds "
+        f"{sensitivity['seeds']} ({SPREAD} in brackets). kernel_0 is 784×1000, kernel_1 "
+        "1000×1000, kernel_2 1000×500, kernel_3 500×200.",
+        "",
+        "| method | matrix | " + " | ".join(f"k={k}" for k in ks) + " |",
+        "|---|---|" + "---:|" * len(ks),
+    ]
+    for method in methods:
+        for layer, row in sorted(sensitivity[method].items()):
+            lines.append(f"| {method} | {layer} | "
+                         + " | ".join(_spread(row[str(k)]) for k in ks) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _label_positions(cuts: list[tuple[int, float]], gap: float) -> list[tuple[int, float]]:
@@ -231,23 +392,20 @@ def _times(value: float | None) -> str:
 
 
 def results_table(
-    models: dict[str, dict[int, dict]], dense: dict, ks: list[int], dataset: str, examples: Any
+    models: dict[str, dict[int, dict]], dense: dict, ks: list[int], dataset: str, examples: Any,
+    seeds: list[int],
 ) -> str:
     """Markdown: a short header, then one row per k with each method's figures."""
     columns = ["k (%)"]
     for method in models:
-        columns += [
-            f"{method} sparsity",
-            f"{method} eff. sparsity",
-            f"{method} accuracy",
-            f"{method} loss",
-            f"{method} MAC red.",
-        ]
+        columns += [f"{method} sparsity", f"{method} accuracy"]
+    if "unit" in models:
+        columns += ["unit eff. sparsity", "unit MAC red."]
     lines = [
         "# Pruning results",
         "",
-        f"Test set: {examples} examples of {dataset}. Dense network: accuracy "
-        f"{dense['test_accuracy']:.4f}, loss {dense['test_loss']:.4f}, "
+        f"Test set: {examples} examples of {dataset}. Accuracy: mean over seeds {seeds} "
+        f"({SPREAD} in brackets). Dense network: accuracy {_spread(dense)}, "
         f"{dense['params']:,} weights.",
         "",
         "k = percentage removed from each hidden matrix (the logits matrix is never pruned). "
@@ -261,14 +419,10 @@ def results_table(
     for k in ks:
         cells = [str(k)]
         for entries in models.values():
-            entry = entries[k]
-            cells += [
-                _percent(entry["sparsity"]),
-                _percent(entry["effective_sparsity"]),
-                f"{entry['test_accuracy']:.4f}",
-                f"{entry['test_loss']:.4f}",
-                _times(entry["mac_reduction"]),
-            ]
+            cells += [_percent(entries[k]["sparsity"]), _spread(entries[k])]
+        if "unit" in models:
+            unit = models["unit"][k]
+            cells += [_percent(unit["effective_sparsity"]), _times(unit["mac_reduction"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -387,33 +541,54 @@ def png_bytes(figure: plt.Figure) -> bytes:
     return buffer.getvalue()
 
 
+def select_tuned(document: dict, params: dict, path: Path) -> dict[str, dict[str, dict[int, dict]]]:
+    """``{schedule: {method: {k: entry}}}`` for exactly the fine-tuning the params ask for."""
+    wanted = [
+        (schedule, method, k)
+        for schedule, section in (("oneshot", "finetune"), ("gradual", "gradual"))
+        for method in params[section]["methods"]
+        for k in params[section]["ks"]
+    ]
+    tuned: dict[str, dict[str, dict[int, dict]]] = {}
+    missing = []
+    for schedule, method, k in wanted:
+        entry = document.get(schedule, {}).get(method, {}).get(str(k))
+        if not isinstance(entry, dict) or "finetune_seconds" not in entry:
+            missing.append(f"{schedule}/{method}/{k}")
+            continue
+        tuned.setdefault(schedule, {}).setdefault(method, {})[k] = entry
+    if missing:
+        raise PlotError(
+            f"{path} has no entry for {', '.join(missing)}: it is older than params.yaml; "
+            "run `dvc repro` (the evaluate stage)"
+        )
+    return tuned
+
+
 def build(args: argparse.Namespace) -> dict[Path, bytes]:
     params = load_params(args.params)
     methods, ks = params["prune"]["methods"], sorted(params["prune"]["ks"])
+    seeds = params["train"]["seeds"]
     pruning = read_json(args.pruning, "evaluate")
-    train = read_json(args.train, "train")
     models = select(pruning, methods, ks, args.pruning)
+    tuned = select_tuned(read_json(args.finetune, "evaluate"), params, args.finetune)
+    sensitivity = read_json(args.sensitivity, "sensitivity")
+    sensitivity_methods = params["sensitivity"]["methods"]
+    sensitivity_ks = sorted(params["sensitivity"]["ks"])
+    if any(str(k) not in sensitivity.get(m, {}).get("kernel_0", {})
+           for m in sensitivity_methods for k in sensitivity_ks):
+        raise PlotError(f"{args.sensitivity} is older than params.yaml: run `dvc repro`")
     try:
-        dense_kernels = load_kernels(args.dense)
+        dense_kernels = load_kernels(args.models / f"seed-{seeds[0]}" / "dense.npz")
     except WeightsError as error:
         raise PlotError(str(error)) from None
 
     dense = pruning["dense"]
-    keras_accuracy = train.get("test_accuracy")
-    numeric = isinstance(keras_accuracy, (int, float))
-    if numeric and abs(keras_accuracy - dense["test_accuracy"]) > 2e-3:
-        print(
-            f"plot: warning: dense test accuracy {dense['test_accuracy']:.4f} (numpy, evaluate) "
-            f"differs from {keras_accuracy:.4f} (Keras, train): are the metrics out of date?",
-            file=sys.stderr,
-        )
     widths = [dense_kernels[0].shape[0]] + [kernel.shape[1] for kernel in dense_kernels]
     sizes = "-".join(str(n) for n in widths)
     dataset = params["data"]["dataset"]
-    epochs = ""
-    if "best_epoch" in train and "epochs_run" in train:
-        epochs = f", dense weights of epoch {train['best_epoch']}/{train['epochs_run']}"
-    title = f"{dataset}, MLP {sizes}: test accuracy after magnitude pruning{epochs}"
+    network = f"{dataset}, MLP {sizes}"
+    title = f"{network}: test accuracy after one-shot pruning, {len(seeds)} seeds"
     chance = 1.0 / dense_kernels[-1].shape[1]
     outputs = {
         args.png: png_bytes(accuracy_figure(models, dense, chance, title)),
@@ -421,17 +596,25 @@ def build(args: argparse.Namespace) -> dict[Path, bytes]:
             magnitude_figure(
                 dense_kernels,
                 ks if "weight" in methods else [],
-                f"{dataset}, MLP {sizes}: magnitudes of the dense weights",
+                f"{network}: magnitudes of the dense weights (seed {seeds[0]})",
             )
         ),
         args.table: results_table(
-            models, dense, ks, dataset, pruning.get("test_examples", "?")
+            models, dense, ks, dataset, pruning.get("test_examples", "?"), seeds
         ).encode(),
+        args.recovery_png: png_bytes(recovery_figure(
+            models, tuned, dense, chance, f"{network}: what retraining recovers")),
+        args.finetune_table: finetune_table(models, tuned, dense, seeds).encode(),
+        args.sensitivity_png: png_bytes(sensitivity_figure(
+            sensitivity, sensitivity_methods, sensitivity_ks,
+            f"{network}: one hidden matrix pruned at a time, the others dense")),
+        args.sensitivity_table: sensitivity_table(
+            sensitivity, sensitivity_methods, sensitivity_ks).encode(),
     }
     if args.benchmark:
         rows = read_benchmark(args.benchmark)
         outputs[args.speed_png] = png_bytes(speed_figure(
-            rows, models, f"{dataset}, MLP {sizes}: inference speedup of the pruned networks"))
+            rows, models, f"{network}: inference speedup of the pruned networks"))
         outputs[args.speed_table] = speed_table(rows, methods, ks).encode()
     return outputs
 
@@ -439,12 +622,18 @@ def build(args: argparse.Namespace) -> dict[Path, bytes]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--pruning", type=Path, required=True, help="evaluate's metrics JSON")
-    parser.add_argument("--train", type=Path, required=True, help="train's metrics JSON")
-    parser.add_argument("--dense", type=Path, required=True, help="the dense model's .npz")
+    parser.add_argument("--pruning", type=Path, required=True, help="evaluate's pruning JSON")
+    parser.add_argument("--finetune", type=Path, required=True, help="evaluate's fine-tuning JSON")
+    parser.add_argument("--sensitivity", type=Path, required=True, help="sensitivity's JSON")
+    parser.add_argument("--models", type=Path, required=True, help="folder of seed-<s>/dense.npz")
     parser.add_argument("--png", type=Path, required=True, help="output accuracy figure")
     parser.add_argument("--magnitudes-png", type=Path, required=True, help="output histograms")
     parser.add_argument("--table", type=Path, required=True, help="output Markdown table")
+    parser.add_argument("--recovery-png", type=Path, required=True, help="output fine-tuning figure")
+    parser.add_argument("--finetune-table", type=Path, required=True, help="output Markdown table")
+    parser.add_argument("--sensitivity-png", type=Path, required=True, help="output heat maps")
+    parser.add_argument("--sensitivity-table", type=Path, required=True,
+                        help="output Markdown table")
     parser.add_argument("--benchmark", type=Path, help="the benchmark stage's CSV (optional)")
     parser.add_argument("--speed-png", type=Path, help="output speedup figure (with --benchmark)")
     parser.add_argument("--speed-table", type=Path, help="output speed table (with --benchmark)")

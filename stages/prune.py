@@ -1,21 +1,29 @@
 """Stage prune: remove ``k`` percent of every hidden kernel by one method; keep the logits kernel.
 
-One call per (method, k). Reads and writes TensorFlow-free ``.npz`` kernels, so it starts in
-well under a second; see ``prunelab.pruning`` for exactly what is removed.
+One call per (method, k), pruning the dense model of every seed in ``train.seeds``:
+``{models}/seed-<s>/dense.npz`` -> ``{out}/seed-<s>.npz`` (``random`` draws its positions with
+the model's own seed). Reads and writes TensorFlow-free ``.npz`` kernels, so it starts in well
+under a second; see ``prunelab.pruning`` for exactly what is removed. All or nothing: the
+output folder is replaced only once every seed is pruned.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from prunelab.params import PRUNE_METHODS, ParamsError, load_params
+from prunelab.atomic import replace_folder
+from prunelab.params import PRUNE_METHODS, ParamsError, load_params, parse_choice, parse_percent
 from prunelab.pruning import prune_network
 from prunelab.weights import WeightsError, load_kernels, save_kernels
+
+
+def dense_path(models: Path, seed: int) -> Path:
+    """Where the train stage writes the dense model of ``seed``."""
+    return models / f"seed-{seed}" / "dense.npz"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,44 +33,34 @@ def main(argv: list[str] | None = None) -> int:
     # bad value gets the stage's own message and exit code 1 (argparse would exit with 2).
     parser.add_argument("--method", required=True, help=f"one of {', '.join(PRUNE_METHODS)}")
     parser.add_argument("--k", required=True, help="percentage to prune, an integer in [0, 100)")
-    parser.add_argument("--weights", type=Path, required=True, help="input .npz of kernels")
-    parser.add_argument("--out", type=Path, required=True, help="output .npz of pruned kernels")
+    parser.add_argument("--models", type=Path, required=True,
+                        help="folder of seed-<s>/dense.npz (the train stage's output)")
+    parser.add_argument("--out", type=Path, required=True, help="output folder of seed-<s>.npz")
     args = parser.parse_args(argv)
     try:
-        load_params(args.params)
-        method, k = parse_method(args.method), parse_k(args.k)
+        params = load_params(args.params)
+        method = parse_choice("--method", args.method, PRUNE_METHODS)
+        k = parse_percent("--k", args.k)
     except ParamsError as error:
         print(f"prune: error: {error}", file=sys.stderr)
         return 1
-    try:
-        kernels = load_kernels(args.weights)
-    except WeightsError as error:
-        print(f"prune: error: cannot read kernels: {error}", file=sys.stderr)
-        return 1
-    pruned = prune_network(kernels, method, k)
-    save_kernels(pruned, args.out)
-    zeros = ", ".join(
-        f"{int(np.count_nonzero(kernel == 0))}/{kernel.size}" for kernel in pruned
-    )
-    print(f"prune: method={method} k={k} zeros per matrix: {zeros} -> {args.out}")
+    pruned = {}
+    for seed in params["train"]["seeds"]:
+        try:
+            kernels = load_kernels(dense_path(args.models, seed))
+        except WeightsError as error:
+            print(f"prune: error: cannot read kernels: {error}", file=sys.stderr)
+            return 1
+        pruned[seed] = prune_network(kernels, method, k, seed=seed)
+        zeros = ", ".join(
+            f"{int(np.count_nonzero(kernel == 0))}/{kernel.size}" for kernel in pruned[seed]
+        )
+        print(f"prune: method={method} k={k} seed={seed} zeros per matrix: {zeros}")
+    with replace_folder(args.out) as staging:
+        for seed, kernels in pruned.items():
+            save_kernels(kernels, staging / f"seed-{seed}.npz")
+    print(f"prune: wrote {args.out}")
     return 0
-
-
-def parse_method(text: str) -> str:
-    if text not in PRUNE_METHODS:
-        allowed = ", ".join(repr(m) for m in PRUNE_METHODS)
-        raise ParamsError(f"--method is {text!r}: it must be one of {allowed}")
-    return text
-
-
-def parse_k(text: str) -> int:
-    # Stricter than int(), which would also take "5_0" or " 50".
-    if re.fullmatch(r"[+-]?[0-9]+", text) is None:
-        raise ParamsError(f"--k is {text!r}: it must be an integer in [0, 100)")
-    k = int(text)
-    if not 0 <= k < 100:
-        raise ParamsError(f"--k is {k}: it must be an integer in [0, 100)")
-    return k
 
 
 if __name__ == "__main__":

@@ -15,52 +15,23 @@ from pathlib import Path
 # Quieter TensorFlow start-up; must be set before it is imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np
 
-from prunelab.datasets import Split, load_dataset
 from prunelab.atomic import write_json
+from prunelab.datasets import load_dataset
 from prunelab.params import ParamsError, load_params
+from prunelab.training import (
+    compile_for_training,
+    split_validation,
+    steps_per_epoch,
+    training_batches,
+)
 from prunelab.weights import save_kernels
-
-
-def split_validation(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
-    """Split off ``round(fraction * n)`` examples (at least one) by a seeded permutation."""
-    order = np.random.default_rng(seed).permutation(len(train.labels))
-    count = max(1, round(fraction * len(order)))
-    if count >= len(order):
-        raise ParamsError(
-            f"train.validation_split {fraction} leaves no training examples out of {len(order)}"
-        )
-    fit, held = order[count:], order[:count]
-    return (
-        Split(train.images[fit], train.labels[fit]),
-        Split(train.images[held], train.labels[held]),
-    )
-
-
-def training_batches(tf, fit: Split, batch_size: int, seed: int, flip: bool):
-    """Seeded, reshuffled each epoch; optionally mirror a random half of the images left-right.
-
-    Mirroring suits Fashion-MNIST (clothes look alike mirrored), not digits.
-    """
-
-    def mirror_half(images, labels):
-        pictures = tf.reshape(images, (-1, 28, 28))
-        chosen = tf.random.uniform((tf.shape(pictures)[0], 1, 1), seed=seed) < 0.5
-        pictures = tf.where(chosen, tf.reverse(pictures, axis=[2]), pictures)
-        return tf.reshape(pictures, (-1, 28 * 28)), labels
-
-    batches = (
-        tf.data.Dataset.from_tensor_slices((fit.images, fit.labels))
-        .shuffle(len(fit.labels), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
-    )
-    return batches.map(mirror_half) if flip else batches
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--seed", required=True, help="one of train.seeds")
     parser.add_argument("--data", type=Path, required=True, help="folder with the IDX files")
     parser.add_argument("--model", type=Path, required=True, help="output .keras file")
     parser.add_argument("--weights", type=Path, required=True, help="output .npz of kernels")
@@ -69,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         params = load_params(args.params)
+        seed = parse_seed(args.seed, params["train"]["seeds"])
     except ParamsError as error:
         print(f"train: error: {error}", file=sys.stderr)
         return 1
@@ -81,35 +53,29 @@ def main(argv: list[str] | None = None) -> int:
 
     from prunelab.model import BestValidationWeights, build_mlp, get_kernels
 
-    keras.utils.set_random_seed(cfg["seed"])
+    keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 
     train_all, test = load_dataset(args.data, data_cfg["train_images"], data_cfg["test_images"])
-    fit, val = split_validation(train_all, cfg["validation_split"], cfg["seed"])
-    steps_per_epoch = -(-len(fit.labels) // cfg["batch_size"])
-    if cfg["lr_schedule"] == "cosine":
-        learning_rate = keras.optimizers.schedules.CosineDecay(
-            cfg["learning_rate"], decay_steps=steps_per_epoch * cfg["epochs"]
-        )
-    else:
-        learning_rate = cfg["learning_rate"]
-
+    fit, val = split_validation(train_all, cfg["validation_split"], seed)
+    steps = steps_per_epoch(len(fit.labels), cfg["batch_size"]) * cfg["epochs"]
     model = build_mlp(dropout=cfg["dropout"])
-    model.compile(
-        optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=cfg["weight_decay"]),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
+    compile_for_training(
+        model,
+        cfg["learning_rate"],
+        steps if cfg["lr_schedule"] == "cosine" else None,
+        cfg["weight_decay"],
     )
     best = BestValidationWeights()
     print(
         f"train: {len(fit.labels)} training, {len(val.labels)} validation, "
-        f"{len(test.labels)} test images; {cfg['epochs']} epochs",
+        f"{len(test.labels)} test images; {cfg['epochs']} epochs, seed {seed}",
         flush=True,
     )
     live = Live(str(args.live_dir), dvcyaml=False, save_dvc_exp=False)
     started = time.perf_counter()
     model.fit(
-        training_batches(tf, fit, cfg["batch_size"], cfg["seed"], cfg["flip_augment"]),
+        training_batches(tf, fit, cfg["batch_size"], seed, cfg["flip_augment"]),
         epochs=cfg["epochs"],
         validation_data=(val.images, val.labels),
         callbacks=[best, DVCLiveCallback(live=live)],
@@ -131,12 +97,20 @@ def main(argv: list[str] | None = None) -> int:
         "test_loss": round(float(test_loss), 6),
         "best_val_accuracy": round(best.accuracy, 6),
         "best_epoch": best.epoch + 1,
+        "seed": seed,
         "epochs_run": cfg["epochs"],
         "train_seconds": round(train_seconds, 2),
     }
     write_json(metrics, args.metrics)
     print(f"train: {metrics}")
     return 0
+
+
+def parse_seed(text: str, seeds: list[int]) -> int:
+    """The ``--seed`` argument, which must be one of ``train.seeds``."""
+    if not text.isdigit() or int(text) not in seeds:
+        raise ParamsError(f"--seed is {text!r}: it must be one of train.seeds {seeds}")
+    return int(text)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The evaluate and plot stages: numpy metrics match Keras'; both CLIs end to end on tiny files."""
+"""The evaluate, sensitivity and plot stages: numpy metrics match Keras'; the CLIs end to end on
+tiny files with two seeds."""
 
 import csv
 import json
@@ -19,8 +20,10 @@ from prunelab.weights import KERNEL_SHAPES, forward, load_kernels, save_kernels
 REPO = Path(__file__).resolve().parents[1]
 EVALUATE = REPO / "stages" / "evaluate.py"
 PLOT = REPO / "stages" / "plot.py"
+SENSITIVITY = REPO / "stages" / "sensitivity.py"
 KS = [50, 0]  # deliberately unsorted: outputs must come out in ascending k
-METHODS = ["weight", "unit"]
+METHODS = ["weight", "unit", "random", "global"]
+SEEDS = [3, 1]
 SMALL_SIZES = (784, 16, 12, 8, 6, 10)  # the stages take any chain of kernels; small is fast
 CURVE_COLUMNS = [
     "k",
@@ -29,6 +32,8 @@ CURVE_COLUMNS = [
     "effective_sparsity",
     "effective_sparsity_hidden",
     "test_accuracy",
+    "test_accuracy_min",
+    "test_accuracy_max",
     "test_loss",
     "nonzero_params",
     "compression_ratio",
@@ -56,7 +61,7 @@ def test_numpy_accuracy_and_loss_match_keras():
     model.compile(
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
     )
-    for method in METHODS:
+    for method in ("weight", "unit"):
         pruned = prune_network(dense, method, 90)
         set_kernels(model, pruned)
         keras_loss, keras_accuracy = model.evaluate(images, labels, batch_size=128, verbose=0)
@@ -82,23 +87,36 @@ def world(tmp_path_factory):
     )
     (data / TEST_LABELS).write_bytes(encode_idx(rng.integers(0, 10, size=60, dtype=np.uint8)))
     # No training files: the stage reads only the test split.
-    dense = he_kernels(rng, SMALL_SIZES)
-    save_kernels(dense, root / "models" / "dense.npz")
-    pruned = root / "pruned"
-    for method in METHODS:
-        for k in KS:
-            save_kernels(prune_network(dense, method, k), pruned / f"{method}-{k}.npz")
+    pruned, finetuned = root / "pruned", root / "finetuned"
+    for seed in SEEDS:
+        dense = he_kernels(np.random.default_rng(seed), SMALL_SIZES)
+        save_kernels(dense, root / "models" / f"seed-{seed}" / "dense.npz")
+        for method in METHODS:
+            for k in KS:
+                save_kernels(prune_network(dense, method, k, seed), model_file(pruned, method, k, seed))
+        # Stand-ins for fine-tuned models: pruned, then the survivors nudged.
+        for name, method in (("oneshot-weight-50", "weight"), ("gradual-unit-50", "unit")):
+            tuned = [kernel * 1.01 for kernel in prune_network(dense, method, 50, seed)]
+            save_kernels(tuned, finetuned / name / f"seed-{seed}.npz")
+            log = {f"seed_{s}": {"seconds": 2.0 + s, "steps": 10, "val_accuracy": 0.5} for s in SEEDS}
+            (finetuned / name / "log.json").write_text(json.dumps(log))
     # A stale file of an item no longer in params.yaml: it must be ignored, not globbed.
-    save_kernels(prune_network(dense, "weight", 77), pruned / "weight-77.npz")
+    save_kernels(prune_network(dense, "weight", 77), model_file(pruned, "weight", 77, SEEDS[0]))
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["train"]["seeds"] = SEEDS
     params["prune"]["methods"] = METHODS
     params["prune"]["ks"] = KS
+    params["finetune"].update(methods=["weight"], ks=[50])
+    params["gradual"].update(methods=["unit"], ks=[50])
+    params["sensitivity"].update(methods=["weight", "unit"], ks=[90, 50])
     params["data"]["test_images"] = 0
     (root / "params.yaml").write_text(yaml.safe_dump(params))
-    train = {"test_accuracy": 0.1, "test_loss": 2.3, "best_epoch": 3, "epochs_run": 4}
-    (root / "train.json").write_text(json.dumps(train))
     return root
+
+
+def model_file(folder: Path, method: str, k: int, seed: int) -> Path:
+    return folder / f"{method}-{k}" / f"seed-{seed}.npz"
 
 
 def run_evaluate(world: Path, out: Path, pruned_dir: Path | None = None, params=None):
@@ -106,9 +124,11 @@ def run_evaluate(world: Path, out: Path, pruned_dir: Path | None = None, params=
         [
             sys.executable, str(EVALUATE),
             "--data", str(world / "raw"),
-            "--dense", str(world / "models" / "dense.npz"),
-            "--pruned-dir", str(pruned_dir or world / "pruned"),
+            "--models", str(world / "models"),
+            "--pruned", str(pruned_dir or world / "pruned"),
+            "--finetuned", str(world / "finetuned"),
             "--metrics", str(out / "metrics" / "pruning.json"),
+            "--finetune-metrics", str(out / "metrics" / "finetune.json"),
             "--curves-dir", str(out / "metrics" / "curves"),
             "--params", str(params or world / "params.yaml"),
         ],
@@ -126,20 +146,33 @@ def evaluated(world, tmp_path_factory):
 
 def test_evaluate_writes_nested_metrics(world, evaluated):
     document = json.loads((evaluated / "metrics" / "pruning.json").read_text())
-    assert list(document) == ["test_examples", "dense", "weight", "unit"]
-    assert document["test_examples"] == 60
+    assert list(document) == ["test_examples", "seeds", "spread", "dense", *METHODS]
+    assert document["test_examples"] == 60 and document["seeds"] == SEEDS
     for method in METHODS:
         assert list(document[method]) == ["0", "50"]  # ascending; the stale 77 is ignored
     test = load_test_split(world / "raw")
+
+    def measured(path_of_seed):
+        figures = [accuracy_and_loss(load_kernels(path_of_seed(s)), test.images, test.labels)
+                   for s in SEEDS]
+        return [a for a, _ in figures], [loss for _, loss in figures]
+
     dense = document["dense"]
-    for name, kernels, entry in [("dense", load_kernels(world / "models" / "dense.npz"), dense)] + [
-        (f"{m}-{k}", load_kernels(world / "pruned" / f"{m}-{k}.npz"), document[m][str(k)])
+    cases = [("dense", lambda s: world / "models" / f"seed-{s}" / "dense.npz", dense)] + [
+        (f"{m}-{k}", lambda s, m=m, k=k: model_file(world / "pruned", m, k, s), document[m][str(k)])
         for m in METHODS
         for k in KS
-    ]:
-        accuracy, loss = accuracy_and_loss(kernels, test.images, test.labels)
-        assert entry["test_accuracy"] == pytest.approx(accuracy, abs=1e-6), name
-        assert entry["test_loss"] == pytest.approx(loss, abs=1e-6), name
+    ]
+    for name, path_of_seed, entry in cases:
+        accuracies, losses = measured(path_of_seed)
+        # Means over seeds, with the spread and the per-seed values.
+        assert entry["test_accuracy"] == pytest.approx(np.mean(accuracies), abs=1e-6), name
+        assert entry["test_loss"] == pytest.approx(np.mean(losses), abs=1e-6), name
+        assert entry["test_accuracy_min"] == pytest.approx(min(accuracies), abs=1e-6), name
+        assert entry["test_accuracy_max"] == pytest.approx(max(accuracies), abs=1e-6), name
+        assert entry["test_accuracy_seeds"] == {
+            f"seed_{s}": pytest.approx(a, abs=1e-6) for s, a in zip(SEEDS, accuracies)
+        }
         for key in ("sparsity", "effective_sparsity", "compression_ratio", "mac_reduction",
                     "sparse_mac_reduction", "nonzero_params", "dense_macs", "shrunk_macs"):
             assert key in entry, (name, key)
@@ -155,14 +188,58 @@ def test_evaluate_writes_nested_metrics(world, evaluated):
         "hidden_0": 8, "hidden_1": 6, "hidden_2": 4, "hidden_3": 3
     }  # fmt: skip
     assert document["weight"]["50"]["sparsity_hidden"] == pytest.approx(0.5, abs=1e-6)
+    # The baselines remove exactly as many weights as weight pruning.
+    for method in ("random", "global"):
+        assert document[method]["50"]["nonzero_params"] == document["weight"]["50"]["nonzero_params"]
     # Plain JSON: no NaN or Infinity, floats rounded.
     json.dumps(document, allow_nan=False)
     assert len(repr(document["weight"]["50"]["test_loss"]).split(".")[1]) <= 6
 
 
+def test_evaluate_writes_finetune_metrics(world, evaluated):
+    document = json.loads((evaluated / "metrics" / "finetune.json").read_text())
+    pruning = json.loads((evaluated / "metrics" / "pruning.json").read_text())
+    assert list(document) == ["seeds", "spread", "oneshot", "gradual"]
+    tuned = document["oneshot"]["weight"]["50"]
+    test = load_test_split(world / "raw")
+    accuracies = [
+        accuracy_and_loss(load_kernels(world / "finetuned" / "oneshot-weight-50" / f"seed-{s}.npz"),
+                          test.images, test.labels)[0]
+        for s in SEEDS
+    ]
+    assert tuned["test_accuracy"] == pytest.approx(np.mean(accuracies), abs=1e-6)
+    gain = tuned["test_accuracy"] - pruning["weight"]["50"]["test_accuracy"]
+    assert tuned["gain_over_oneshot"] == pytest.approx(gain, abs=2e-6)
+    assert tuned["finetune_seconds"] == pytest.approx(np.mean([2.0 + s for s in SEEDS]))
+    assert tuned["sparsity"] == pruning["weight"]["50"]["sparsity"]
+    assert list(document["gradual"]) == ["unit"]
+    # Curves for dvc plots: one file per schedule and method besides the one-shot ones.
+    curves = {p.name for p in (evaluated / "metrics" / "curves").iterdir()}
+    assert {"oneshot-weight.csv", "gradual-unit.csv"} <= curves
+
+
+def test_over_seeds_combines_entries() -> None:
+    import evaluate
+
+    combined = evaluate.over_seeds({
+        0: {"test_accuracy": 0.5, "test_loss": 1.0, "params": 10, "ratio": None,
+            "nested": {"a": 1, "b": 2.0}},
+        4: {"test_accuracy": 0.7, "test_loss": 2.0, "params": 10, "ratio": None,
+            "nested": {"a": 3, "b": 2.0}},
+    })  # fmt: skip
+    assert combined["test_accuracy"] == pytest.approx(0.6)
+    assert (combined["test_accuracy_min"], combined["test_accuracy_max"]) == (0.5, 0.7)
+    assert combined["test_accuracy_seeds"] == {"seed_0": 0.5, "seed_4": 0.7}
+    assert combined["test_loss_max"] == 2.0
+    assert combined["params"] == 10 and isinstance(combined["params"], int)
+    assert combined["ratio"] is None
+    assert combined["nested"] == {"a": 2.0, "b": 2.0}
+
+
 def test_evaluate_writes_one_curve_per_method(evaluated):
     curves = evaluated / "metrics" / "curves"
-    assert sorted(p.name for p in curves.iterdir()) == ["unit.csv", "weight.csv"]
+    assert {p.name for p in curves.iterdir()} == {f"{m}.csv" for m in METHODS} | {
+        "oneshot-weight.csv", "gradual-unit.csv"}
     document = json.loads((evaluated / "metrics" / "pruning.json").read_text())
     for method in METHODS:
         with open(curves / f"{method}.csv", newline="") as stream:
@@ -186,12 +263,13 @@ def test_evaluate_reads_only_the_test_split(world):
 def test_missing_pruned_file_fails_clearly_and_writes_nothing(world, tmp_path):
     pruned = tmp_path / "pruned"
     pruned.mkdir()
-    for path in (world / "pruned").iterdir():
-        if path.name != "unit-50.npz":
-            (pruned / path.name).write_bytes(path.read_bytes())
+    for path in (world / "pruned").glob("*/*.npz"):
+        if path != model_file(world / "pruned", "unit", 50, SEEDS[1]):
+            (pruned / path.parent.name).mkdir(exist_ok=True)
+            (pruned / path.parent.name / path.name).write_bytes(path.read_bytes())
     result = run_evaluate(world, tmp_path, pruned_dir=pruned)
     assert result.returncode == 1
-    assert "unit-50.npz" in result.stderr
+    assert f"unit-50/seed-{SEEDS[1]}.npz" in result.stderr
     assert "dvc repro" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "metrics").exists()
@@ -207,26 +285,63 @@ def test_invalid_params_fail_before_any_work(world, tmp_path):
     assert not (tmp_path / "metrics").exists()
 
 
-def run_plot(world: Path, evaluated: Path, out: Path, params=None):
+@pytest.fixture(scope="module")
+def sensitivity(world, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sensitivity") / "sensitivity.json"
+    result = subprocess.run(
+        [sys.executable, str(SENSITIVITY), "--params", str(world / "params.yaml"),
+         "--data", str(world / "raw"), "--models", str(world / "models"), "--metrics", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_sensitivity_prunes_one_matrix_at_a_time(world, sensitivity):
+    from prunelab.pruning import prune_matrix
+
+    document = json.loads(sensitivity.read_text())
+    assert document["seeds"] == SEEDS and list(document) == ["seeds", "spread", "weight", "unit"]
+    assert list(document["unit"]) == [f"kernel_{i}" for i in range(4)]
+    assert list(document["unit"]["kernel_2"]) == ["50", "90"]
+    test = load_test_split(world / "raw")
+    accuracies = []
+    for seed in SEEDS:
+        kernels = load_kernels(world / "models" / f"seed-{seed}" / "dense.npz")
+        kernels[2] = prune_matrix(kernels[2], "unit", 90)
+        accuracies.append(accuracy_and_loss(kernels, test.images, test.labels)[0])
+    entry = document["unit"]["kernel_2"]["90"]
+    assert entry["test_accuracy"] == pytest.approx(np.mean(accuracies), abs=1e-6)
+    assert entry["test_accuracy_min"] == pytest.approx(min(accuracies), abs=1e-6)
+
+
+def run_plot(world: Path, evaluated: Path, sensitivity: Path, out: Path, params=None,
+             extra: tuple[str, ...] = ()):
     return subprocess.run(
         [
             sys.executable, str(PLOT),
             "--pruning", str(evaluated / "metrics" / "pruning.json"),
-            "--train", str(world / "train.json"),
-            "--dense", str(world / "models" / "dense.npz"),
+            "--finetune", str(evaluated / "metrics" / "finetune.json"),
+            "--sensitivity", str(sensitivity),
+            "--models", str(world / "models"),
             "--png", str(out / "pruning.png"),
             "--magnitudes-png", str(out / "weight_magnitudes.png"),
             "--table", str(out / "results.md"),
+            "--recovery-png", str(out / "finetune.png"),
+            "--finetune-table", str(out / "finetune.md"),
+            "--sensitivity-png", str(out / "sensitivity.png"),
+            "--sensitivity-table", str(out / "sensitivity.md"),
             "--params", str(params or world / "params.yaml"),
+            *extra,
         ],
         cwd=out, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
 
-def test_plot_makes_figures_and_table(world, evaluated, tmp_path):
-    result = run_plot(world, evaluated, tmp_path)
+def test_plot_makes_figures_and_tables(world, evaluated, sensitivity, tmp_path):
+    result = run_plot(world, evaluated, sensitivity, tmp_path)
     assert result.returncode == 0, result.stderr
-    for name in ("pruning.png", "weight_magnitudes.png"):
+    for name in ("pruning.png", "weight_magnitudes.png", "finetune.png", "sensitivity.png"):
         raw = (tmp_path / name).read_bytes()
         assert raw[:8] == b"\x89PNG\r\n\x1a\n"
         assert len(raw) > 20_000  # a real figure, not an empty canvas
@@ -234,23 +349,31 @@ def test_plot_makes_figures_and_table(world, evaluated, tmp_path):
     rows = [line for line in table.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert [int(row.split("|")[1]) for row in rows] == sorted(KS)
     header = next(line for line in table.splitlines() if line.startswith("| k"))
-    assert header.count("|") - 1 == 1 + 5 * len(METHODS)
+    assert header.count("|") - 1 == 1 + 2 * len(METHODS) + 2
     document = json.loads((evaluated / "metrics" / "pruning.json").read_text())
-    accuracy = document["unit"]["50"]["test_accuracy"]
-    assert f"{accuracy:.4f}" in rows[1]
+    unit = document["unit"]["50"]
+    spread = f"{unit['test_accuracy_min']:.4f}–{unit['test_accuracy_max']:.4f}"
+    assert f"{unit['test_accuracy']:.4f} ({spread})" in rows[1]
+    finetune = (tmp_path / "finetune.md").read_text()
+    tuned = json.loads((evaluated / "metrics" / "finetune.json").read_text())
+    assert finetune.count("\n| weight | 50 | ") == 1
+    assert f"{tuned['oneshot']['weight']['50']['test_accuracy']:.4f}" in finetune
+    assert f"{tuned['gradual']['unit']['50']['test_accuracy']:.4f}" in finetune
+    heat = (tmp_path / "sensitivity.md").read_text()
+    assert heat.count("\n| unit | kernel_") == 4 and "| k=50 | k=90 |" in heat
 
 
-def test_plot_fails_when_metrics_lack_a_k_of_params(world, evaluated, tmp_path):
+def test_plot_fails_when_metrics_lack_a_k_of_params(world, evaluated, sensitivity, tmp_path):
     params = yaml.safe_load((world / "params.yaml").read_text())
     params["prune"]["ks"] = [0, 50, 60]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    result = run_plot(world, evaluated, tmp_path, params=tmp_path / "params.yaml")
+    result = run_plot(world, evaluated, sensitivity, tmp_path, params=tmp_path / "params.yaml")
     assert result.returncode == 1
     assert "weight/60" in result.stderr and "dvc repro" in result.stderr
     assert not any(tmp_path.glob("*.png")) and not (tmp_path / "results.md").exists()
 
 
-def test_plot_adds_the_speed_figure_and_table(world, evaluated, tmp_path):
+def test_plot_adds_the_speed_figure_and_table(world, evaluated, sensitivity, tmp_path):
     columns = ["method", "k", "batch", "route", "latency_ms", "speedup_vs_fastest_dense",
                "speedup_vs_library_dense", "mac_reduction", "fastest_dense_route"]
     rows = [
@@ -264,18 +387,9 @@ def test_plot_adds_the_speed_figure_and_table(world, evaluated, tmp_path):
     table.write_text("\n".join(",".join(map(str, row)) for row in [columns, *rows]) + "\n")
     out = tmp_path / "out"
     out.mkdir()
-    result = subprocess.run(
-        [
-            sys.executable, str(PLOT),
-            "--pruning", str(evaluated / "metrics" / "pruning.json"),
-            "--train", str(world / "train.json"), "--dense", str(world / "models" / "dense.npz"),
-            "--png", str(out / "pruning.png"), "--magnitudes-png", str(out / "m.png"),
-            "--table", str(out / "results.md"), "--params", str(world / "params.yaml"),
-            "--benchmark", str(table), "--speed-png", str(out / "speedup.png"),
-            "--speed-table", str(out / "speed.md"),
-        ],
-        cwd=out, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    result = run_plot(world, evaluated, sensitivity, out, extra=(
+        "--benchmark", str(table), "--speed-png", str(out / "speedup.png"),
+        "--speed-table", str(out / "speed.md")))
     assert result.returncode == 0, result.stderr
     assert (out / "speedup.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     speed = (out / "speed.md").read_text()

@@ -158,12 +158,12 @@ def test_save_kernels_failure_leaves_no_temp_file(tmp_path, monkeypatch):
     assert path.read_bytes() == b"previous"
 
 
-# --- train.split_validation ----------------------------------------------------------------
+# --- training.split_validation -------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def train_stage():
-    return importlib.import_module("train")
+    return importlib.import_module("prunelab.training")
 
 
 def _split(count: int) -> Split:

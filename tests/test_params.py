@@ -72,7 +72,11 @@ def test_missing_section(params):
         ("train", "epochs", True, "an integer >= 1"),
         ("train", "epochs", 10.0, "an integer >= 1"),
         ("train", "batch_size", None, "an integer >= 1"),
-        ("train", "seed", False, "an integer >= 0"),
+        ("train", "seeds", 0, "a non-empty list without duplicates of seeds"),
+        ("train", "seeds", [0, False], "(an integer >= 0)"),
+        ("finetune", "epochs", 2.5, "an integer >= 1"),
+        ("gradual", "ramp", "half", "a number in (0, 1]"),
+        ("sensitivity", "methods", ["random"], "of pruning methods (one of 'weight', 'unit')"),
         ("train", "learning_rate", "1e-3", "a number in (0, 1]"),
         ("train", "learning_rate", True, "a number in (0, 1]"),
         ("train", "learning_rate", float("nan"), "a number in (0, 1]"),
@@ -105,6 +109,13 @@ def test_wrong_type(params, section, key, value, allowed):
         ("train", "dropout", -0.1, "a number in [0, 1)"),
         ("prune", "ks", [0, 50, 100], KS_ALLOWED),
         ("prune", "ks", [-1, 50], KS_ALLOWED),
+        ("train", "seeds", [0, -1], "(an integer >= 0)"),
+        ("train", "seeds", [1, 1], "without duplicates"),
+        ("finetune", "ks", [50, 100], KS_ALLOWED),
+        ("finetune", "learning_rate", 0, "a number in (0, 1]"),
+        ("gradual", "ramp", 0, "a number in (0, 1]"),
+        ("gradual", "updates", 0, "an integer >= 1"),
+        ("sensitivity", "ks", [100], KS_ALLOWED),
     ],
 )
 def test_out_of_range(params, section, key, value, allowed):
@@ -127,7 +138,11 @@ def test_out_of_range(params, section, key, value, allowed):
         ("data", "local_dir", "/some/folder"),
         ("train", "lr_schedule", "constant"),
         ("prune", "ks", [0, 99]),
-        ("prune", "methods", ["unit"]),
+        ("prune", "methods", ["unit", "weight"]),
+        ("train", "seeds", [7]),
+        ("finetune", "methods", ["random", "global"]),
+        ("gradual", "ramp", 1),
+        ("gradual", "updates", 1),
     ],
 )
 def test_boundary_values_accepted(params, section, key, value):
@@ -160,6 +175,29 @@ def test_unknown_prune_method(params):
     message = _error(params)
     assert "'prune.methods' is ['weight', 'magnitude']" in message
     assert "'weight', 'unit'" in message
+
+
+def test_timing_a_method_that_is_not_pruned_is_refused(params):
+    params["prune"]["methods"] = ["weight", "random"]
+    message = _error(params)
+    assert "'benchmark.methods' has ['unit'], which prune.methods does not make" in message
+
+
+@pytest.mark.parametrize("text", ["100", "-1", "5_0", " 50", "50.0", "", "x"])
+def test_parse_percent_refuses(text):
+    from prunelab.params import parse_percent
+
+    with pytest.raises(ParamsError, match=r"--k is .*: it must be an integer in \[0, 100\)"):
+        parse_percent("--k", text)
+
+
+def test_parse_percent_and_choice_accept():
+    from prunelab.params import parse_choice, parse_percent
+
+    assert parse_percent("--k", "0") == 0 and parse_percent("--k", "99") == 99
+    assert parse_choice("--method", "unit", ("weight", "unit")) == "unit"
+    with pytest.raises(ParamsError, match="--method is 'Unit': it must be one of 'weight', 'unit'"):
+        parse_choice("--method", "Unit", ("weight", "unit"))
 
 
 def test_duplicate_ks(params):

@@ -28,8 +28,11 @@ pytestmark = pytest.mark.e2e
 def tiny_params() -> dict:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["data"].update(train_images=600, test_images=500)
-    params["train"].update(epochs=1, batch_size=64)
+    params["train"].update(seeds=[0, 1], epochs=1, batch_size=64)
     params["prune"]["ks"] = [0, 50, 90]
+    params["finetune"].update(ks=[50, 90], epochs=1, batch_size=64)
+    params["gradual"].update(methods=["weight"], ks=[90])
+    params["sensitivity"]["ks"] = [50, 90]
     params["benchmark"].update(batch_sizes=[1, 8], repeats=3, warmup=1, cell_budget_s=0.02)
     return params
 
@@ -78,13 +81,29 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_repro_builds_every_output(repo: Path) -> None:
     result = run(repo, "repro")
-    assert {"fetch_data", "train", "evaluate", "benchmark", "export_compact", "plot"} <= stages_run(
-        result.stdout)
-    train = json.loads((repo / "metrics/train.json").read_text())
-    assert train["epochs_run"] == 1 and 0.1 < train["test_accuracy"] <= 1.0
+    assert {"fetch_data", "train@0", "train@1", "prune@random-90", "finetune@unit-90",
+            "gradual@weight-90", "evaluate", "sensitivity", "benchmark", "export_compact",
+            "plot"} <= stages_run(result.stdout)
+    for seed in (0, 1):
+        train = json.loads((repo / f"metrics/train/seed-{seed}.json").read_text())
+        assert train["epochs_run"] == 1 and train["seed"] == seed
+        assert 0.1 < train["test_accuracy"] <= 1.0
     pruning = json.loads((repo / "metrics/pruning.json").read_text())
-    for method in ("weight", "unit"):
+    for method in ("weight", "unit", "random", "global"):
         assert sorted(pruning[method], key=int) == ["0", "50", "90"]
+        entry = pruning[method]["90"]
+        assert sorted(entry["test_accuracy_seeds"]) == ["seed_0", "seed_1"]
+        assert entry["test_accuracy_min"] <= entry["test_accuracy"] <= entry["test_accuracy_max"]
+    finetune = json.loads((repo / "metrics/finetune.json").read_text())
+    assert sorted(finetune["oneshot"]) == ["unit", "weight"]
+    assert sorted(finetune["oneshot"]["unit"], key=int) == ["50", "90"]
+    assert list(finetune["gradual"]) == ["weight"] and list(finetune["gradual"]["weight"]) == ["90"]
+    # Fine-tuning keeps exactly the sparsity that pruning set.
+    for method in ("weight", "unit"):
+        assert finetune["oneshot"][method]["90"]["sparsity"] == pruning[method]["90"]["sparsity"]
+    assert finetune["gradual"]["weight"]["90"]["sparsity"] == pruning["weight"]["90"]["sparsity"]
+    sensitivity = json.loads((repo / "metrics/sensitivity.json").read_text())
+    assert sorted(sensitivity["unit"]) == [f"kernel_{i}" for i in range(4)]
     benchmark = json.loads((repo / "metrics/benchmark.json").read_text())
     for batch in ("1", "8"):
         cell = benchmark["unit"]["90"][batch]
@@ -92,9 +111,10 @@ def test_repro_builds_every_output(repo: Path) -> None:
         assert cell[cell["best"]["route"]]["latency_ms"] > 0
     assert sorted(path.name for path in (repo / "data/compact").iterdir()) == [
         "unit-0.keras", "unit-50.keras", "unit-90.keras"]
-    for png in ("metrics/pruning.png", "metrics/weight_magnitudes.png", "metrics/speedup.png"):
-        assert (repo / png).stat().st_size > 10_000
+    for png in ("pruning", "weight_magnitudes", "speedup", "finetune", "sensitivity"):
+        assert (repo / f"metrics/{png}.png").stat().st_size > 10_000
     assert (repo / "metrics/results.md").read_text().count("\n| 90 ") == 1
+    assert (repo / "metrics/finetune.md").read_text().count("\n| weight | 90 ") == 1
 
 
 def test_compact_model_is_smaller_and_computes_the_same_logits(repo: Path) -> None:
@@ -104,7 +124,7 @@ def test_compact_model_is_smaller_and_computes_the_same_logits(repo: Path) -> No
     assert [layer.units for layer in model.layers if hasattr(layer, "units")] == [
         100, 100, 50, 20, 10]
     pixels = np.random.default_rng(0).random((64, 784), dtype=np.float32)
-    masked = forward(load_kernels(repo / "data/pruned/unit-90.npz"), pixels)
+    masked = forward(load_kernels(repo / "data/pruned/unit-90/seed-0.npz"), pixels)
     np.testing.assert_allclose(model.predict(pixels, verbose=0), masked, rtol=1e-4, atol=1e-4)
 
 
@@ -122,7 +142,7 @@ def test_adding_a_k_reruns_only_its_instances_and_downstream(repo: Path) -> None
     write_params(repo, params)
     ran = stages_run(run(repo, "repro").stdout)
     downstream = {"evaluate", "benchmark", "export_compact", "plot"} & ran
-    assert ran - downstream == {"prune@weight-85", "prune@unit-85"}
+    assert ran - downstream == {f"prune@{m}-85" for m in ("weight", "unit", "random", "global")}
     assert downstream == {"evaluate", "benchmark", "export_compact", "plot"}
     diff = json.loads(run(repo, "metrics", "diff", "--json").stdout)
     changed = diff["metrics/pruning.json"]
@@ -137,7 +157,7 @@ def test_bad_params_stop_before_any_work(repo: Path) -> None:
     result = run(repo, "repro", check=False)
     assert result.returncode != 0
     assert "prune.ks" in result.stdout + result.stderr
-    assert not (repo / "data/pruned/weight-100.npz").exists()
+    assert not (repo / "data/pruned/weight-100").exists()
 
 
 def test_experiment_with_a_changed_param(repo: Path) -> None:
@@ -145,8 +165,11 @@ def test_experiment_with_a_changed_param(repo: Path) -> None:
     run(repo, "repro")
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-qm", "tiny lab, reproduced")
-    result = run(repo, "exp", "run", "-S", "train.seed=1", "-n", "seed-1")
-    assert "train" in stages_run(result.stdout)
+    result = run(repo, "exp", "run", "-S", "train.seeds=[0,1,2]", "-n", "three-seeds")
+    ran = stages_run(result.stdout)
+    # Only the new seed trains; everything that averages over seeds follows.
+    assert "train@2" in ran and not {"train@0", "train@1"} & ran
+    assert {"prune@weight-50", "finetune@unit-90", "evaluate", "sensitivity"} <= ran
     shown = json.loads(run(repo, "exp", "show", "--json").stdout)
     names = {exp.get("name") for rev in shown for exp in rev.get("experiments") or []}
-    assert "seed-1" in names
+    assert "three-seeds" in names

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -10,22 +11,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prunelab.pruning import count_to_prune
+from prunelab.pruning import count_to_prune, prune_network
 from prunelab.weights import KERNEL_SHAPES, load_kernels, save_kernels
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "stages" / "prune.py"
+SEEDS = [4, 2]
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A params copy and five random kernels of the real shapes (no exact zeros)."""
+    """A params copy with two seeds, and per seed five random kernels of the real shapes."""
     folder = tmp_path_factory.mktemp("prune")
-    shutil.copy(ROOT / "params.yaml", folder / "params.yaml")
-    rng = np.random.default_rng(7)
-    kernels = [rng.standard_normal(shape).astype(np.float32) + 1e-3 for shape in KERNEL_SHAPES]
-    assert all(np.count_nonzero(kernel == 0) == 0 for kernel in kernels)
-    save_kernels(kernels, folder / "dense.npz")
+    params = (ROOT / "params.yaml").read_text()
+    params = re.sub(r"seeds: \[[0-9, ]*\]", f"seeds: {SEEDS}", params)
+    (folder / "params.yaml").write_text(params)
+    for seed in SEEDS:
+        rng = np.random.default_rng(seed)
+        kernels = [rng.standard_normal(shape).astype(np.float32) + 1e-3 for shape in KERNEL_SHAPES]
+        assert all(np.count_nonzero(kernel == 0) == 0 for kernel in kernels)
+        save_kernels(kernels, folder / "models" / f"seed-{seed}" / "dense.npz")
     return folder
 
 
@@ -39,33 +44,40 @@ def run_stage(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize(("method", "k"), [("weight", 50), ("unit", 90), ("weight", 0)])
-def test_stage_prunes_hidden_kernels_and_keeps_logits(workdir: Path, method: str, k: int) -> None:
-    out = workdir / "pruned" / f"{method}-{k}.npz"
+@pytest.mark.parametrize(
+    ("method", "k"), [("weight", 50), ("unit", 90), ("weight", 0), ("random", 90), ("global", 90)]
+)
+def test_stage_prunes_every_seed_and_keeps_logits(workdir: Path, method: str, k: int) -> None:
+    out = workdir / "pruned" / f"{method}-{k}"
     result = run_stage(
-        workdir, "--method", method, "--k", str(k), "--weights", str(workdir / "dense.npz"),
+        workdir, "--method", method, "--k", str(k), "--models", str(workdir / "models"),
         "--out", str(out),
     )
     assert result.returncode == 0, result.stderr
-    assert f"method={method} k={k}" in result.stdout
-    dense, pruned = load_kernels(workdir / "dense.npz"), load_kernels(out)
-    assert [p.shape for p in pruned] == list(KERNEL_SHAPES)
-    for kernel in pruned[:-1]:
-        rows, cols = kernel.shape
-        removed = count_to_prune(kernel.size, k) if method == "weight" else (
-            count_to_prune(cols, k) * rows
-        )
-        assert np.count_nonzero(kernel == 0) == removed
-    assert pruned[-1].tobytes() == dense[-1].tobytes()
+    assert sorted(path.name for path in out.iterdir()) == sorted(f"seed-{s}.npz" for s in SEEDS)
+    for seed in SEEDS:
+        assert f"method={method} k={k} seed={seed}" in result.stdout
+        dense = load_kernels(workdir / "models" / f"seed-{seed}" / "dense.npz")
+        pruned = load_kernels(out / f"seed-{seed}.npz")
+        np.testing.assert_array_equal(pruned[0], prune_network(dense, method, k, seed)[0])
+        assert [p.shape for p in pruned] == list(KERNEL_SHAPES)
+        removed = [np.count_nonzero(kernel == 0) for kernel in pruned[:-1]]
+        if method == "unit":
+            assert removed == [count_to_prune(c, k) * r for r, c in KERNEL_SHAPES[:-1]]
+        elif method == "global":  # the same total, spread by one threshold
+            assert sum(removed) == sum(count_to_prune(r * c, k) for r, c in KERNEL_SHAPES[:-1])
+        else:
+            assert removed == [count_to_prune(r * c, k) for r, c in KERNEL_SHAPES[:-1]]
+        assert pruned[-1].tobytes() == dense[-1].tobytes()
 
 
 def test_stage_does_not_import_tensorflow(workdir: Path, tmp_path: Path) -> None:
-    out = tmp_path / "unit-50.npz"
+    out = tmp_path / "unit-50"
     code = (
         "import sys; sys.path.insert(0, 'stages'); import runpy;"
         "module = runpy.run_path('stages/prune.py', run_name='prune');"
         f"rc = module['main'](['--params', {str(workdir / 'params.yaml')!r}, '--method', 'unit',"
-        f" '--k', '50', '--weights', {str(workdir / 'dense.npz')!r}, '--out', {str(out)!r}]);"
+        f" '--k', '50', '--models', {str(workdir / 'models')!r}, '--out', {str(out)!r}]);"
         "assert rc == 0, rc;"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'));"
         "assert not heavy, heavy"
@@ -81,31 +93,31 @@ def test_stage_does_not_import_tensorflow(workdir: Path, tmp_path: Path) -> None
     ("args", "message"),
     [
         (["--method", "magnitude", "--k", "50"], "--method is 'magnitude'"),
-        (["--method", "weight", "--k", "100"], "--k is 100"),
-        (["--method", "unit", "--k", "-1"], "--k is -1"),
-        (["--method", "unit", "--k", "150"], "--k is 150"),
+        (["--method", "weight", "--k", "100"], "--k is '100'"),
+        (["--method", "unit", "--k", "-1"], "--k is '-1'"),
+        (["--method", "unit", "--k", "150"], "--k is '150'"),
         (["--method", "weight", "--k", "fifty"], "--k is 'fifty'"),
         (["--method", "weight", "--k", "12.5"], "--k is '12.5'"),
     ],
 )
 def test_stage_rejects_bad_method_or_k(workdir: Path, args: list[str], message: str) -> None:
-    out = workdir / "bad" / "out.npz"
-    result = run_stage(workdir, *args, "--weights", str(workdir / "dense.npz"), "--out", str(out))
+    out = workdir / "bad" / "out"
+    result = run_stage(workdir, *args, "--models", str(workdir / "models"), "--out", str(out))
     assert result.returncode == 1
     assert message in result.stderr
-    assert "[0, 100)" in result.stderr or "'weight', 'unit'" in result.stderr
+    assert "[0, 100)" in result.stderr or "'weight', 'unit', 'random', 'global'" in result.stderr
     assert not out.exists() and not out.parent.exists()
 
 
 def test_stage_validates_params_before_anything(workdir: Path, tmp_path: Path) -> None:
     params = (workdir / "params.yaml").read_text()
-    params = params.replace("methods: [weight, unit]", "methods: [magnitude]")
+    params = params.replace("methods: [weight, unit, random, global]", "methods: [magnitude]")
     assert "magnitude" in params
     (tmp_path / "params.yaml").write_text(params)
-    out = tmp_path / "out.npz"
-    # A missing weights file and a bad --k: the params error must be the one reported.
+    out = tmp_path / "out"
+    # Missing weights files and a bad --k: the params error must be the one reported.
     result = run_stage(
-        tmp_path, "--method", "weight", "--k", "500", "--weights", str(tmp_path / "none.npz"),
+        tmp_path, "--method", "weight", "--k", "500", "--models", str(tmp_path / "none"),
         "--out", str(out),
     )
     assert result.returncode == 1
@@ -113,12 +125,14 @@ def test_stage_validates_params_before_anything(workdir: Path, tmp_path: Path) -
     assert not out.exists()
 
 
-def test_stage_reports_missing_weights(workdir: Path, tmp_path: Path) -> None:
-    out = tmp_path / "out.npz"
+def test_stage_reports_a_missing_seed_and_writes_nothing(workdir: Path, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    shutil.copytree(workdir / "models" / f"seed-{SEEDS[0]}", models / f"seed-{SEEDS[0]}")
+    out = tmp_path / "out"
     result = run_stage(
-        workdir, "--method", "weight", "--k", "50", "--weights", str(tmp_path / "none.npz"),
-        "--out", str(out),
+        workdir, "--method", "weight", "--k", "50", "--models", str(models), "--out", str(out),
     )
     assert result.returncode == 1
-    assert "cannot read kernels" in result.stderr and "none.npz" in result.stderr
-    assert not out.exists()
+    assert "cannot read kernels" in result.stderr
+    assert f"seed-{SEEDS[1]}/dense.npz is missing: run `dvc repro`" in result.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == [models]

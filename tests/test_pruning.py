@@ -10,7 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from prunelab.pruning import count_to_prune, prune_matrix, prune_network, unit_mask, weight_mask
+from prunelab.pruning import (
+    count_to_prune,
+    global_masks,
+    network_masks,
+    prune_matrix,
+    prune_network,
+    random_mask,
+    unit_mask,
+    weight_mask,
+)
 from prunelab.weights import KERNEL_SHAPES
 
 METHODS = ("weight", "unit")
@@ -265,7 +274,7 @@ def test_prune_matrix_casts_to_float32() -> None:
 
 @pytest.mark.parametrize("method", ["weights", "units", "", "Weight", None])
 def test_prune_matrix_rejects_unknown_method(method: object) -> None:
-    with pytest.raises(ValueError, match="'weight', 'unit'"):
+    with pytest.raises(ValueError, match="takes 'weight' or 'unit'"):
         prune_matrix(np.ones((2, 2), dtype=np.float32), method, 50)  # type: ignore[arg-type]
 
 
@@ -319,3 +328,78 @@ def test_prune_network_validates_arguments() -> None:
         prune_network(network()[-1:], "weight", 100)  # checked even with no hidden kernel
     with pytest.raises(ValueError, match="at least one kernel"):
         prune_network([], "weight", 50)
+
+
+# ---- baselines: random and global --------------------------------------------------------
+
+
+@given(matrix=matrices, k=ks, seed=st.integers(0, 2**32 - 1))
+@FAST
+def test_random_mask_removes_exactly_the_weight_count(matrix: np.ndarray, k: int, seed: int) -> None:
+    keep = random_mask(matrix, k, np.random.default_rng(seed))
+    assert keep.shape == matrix.shape and keep.dtype == bool
+    assert np.count_nonzero(~keep) == count_to_prune(matrix.size, k)
+    assert np.count_nonzero(~keep) == np.count_nonzero(~weight_mask(matrix, k))
+
+
+def test_random_mask_is_seeded_nested_and_blind_to_values() -> None:
+    matrix = np.arange(1, 401, dtype=np.float32).reshape(20, 20)
+    same = [random_mask(matrix, 50, np.random.default_rng(7)) for _ in range(2)]
+    np.testing.assert_array_equal(*same)
+    assert not np.array_equal(same[0], random_mask(matrix, 50, np.random.default_rng(8)))
+    # The same draw whatever the values: only positions matter.
+    np.testing.assert_array_equal(same[0], random_mask(-matrix, 50, np.random.default_rng(7)))
+    small, large = (random_mask(matrix, k, np.random.default_rng(7)) for k in (30, 60))
+    assert not np.any(~small & large)
+    # Unlike magnitude pruning, it removes large entries too.
+    assert not np.array_equal(same[0], weight_mask(matrix, 50))
+
+
+@given(
+    matrices_=st.lists(matrices, min_size=1, max_size=4),
+    k=ks,
+)
+@FAST
+def test_global_masks_remove_the_smallest_total(matrices_: list[np.ndarray], k: int) -> None:
+    masks = global_masks(matrices_, k)
+    assert [m.shape for m in masks] == [a.shape for a in matrices_]
+    removed = np.concatenate([~m.ravel() for m in masks])
+    total = sum(count_to_prune(a.size, k) for a in matrices_)
+    assert np.count_nonzero(removed) == total
+    # Exactly the first `total` entries of a stable sort over all magnitudes, in network order.
+    magnitude = np.concatenate([np.abs(a).ravel() for a in matrices_])
+    expected = np.zeros(magnitude.size, dtype=bool)
+    expected[np.argsort(magnitude, kind="stable")[:total]] = True
+    np.testing.assert_array_equal(removed, expected)
+
+
+def test_global_threshold_moves_weights_between_layers() -> None:
+    small = np.full((4, 4), 0.1, dtype=np.float32)
+    large = np.full((4, 4), 5.0, dtype=np.float32)
+    small_keep, large_keep = global_masks([small, large], 50)
+    assert not small_keep.any() and large_keep.all()  # 16 removed, all from the small matrix
+    assert global_masks([], 50) == []
+
+
+@pytest.mark.parametrize("method", ["weight", "unit", "random", "global"])
+@pytest.mark.parametrize("k", [0, 50, 90])
+def test_network_masks_match_prune_network(method: str, k: int) -> None:
+    kernels = network()
+    masks = network_masks(kernels, method, k, seed=3)
+    pruned = prune_network(kernels, method, k, seed=3)
+    assert masks[-1].all() and pruned[-1].tobytes() == kernels[-1].tobytes()
+    for kernel, keep, result in zip(kernels, masks, pruned):
+        np.testing.assert_array_equal(result, np.where(keep, kernel, 0))
+    hidden_removed = sum(np.count_nonzero(~m) for m in masks[:-1])
+    if method in ("random", "global"):
+        weight_removed = sum(np.count_nonzero(~m) for m in network_masks(kernels, "weight", k)[:-1])
+        assert hidden_removed == weight_removed
+
+
+def test_random_network_masks_depend_on_seed_only_for_random() -> None:
+    kernels = network()
+    for method in ("weight", "unit", "global"):
+        a, b = network_masks(kernels, method, 50, seed=0), network_masks(kernels, method, 50, seed=1)
+        assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    a, b = network_masks(kernels, "random", 50, seed=0), network_masks(kernels, "random", 50, seed=1)
+    assert not all(np.array_equal(x, y) for x, y in zip(a, b))

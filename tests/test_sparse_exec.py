@@ -132,19 +132,23 @@ def test_benchmark_stage_end_to_end(tmp_path):
     import benchmark
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["prune"] = {"methods": ["weight", "unit"], "ks": [90, 0]}
-    params["benchmark"] = {"batch_sizes": [1, 20], "repeats": 3, "warmup": 1, "cell_budget_s": 0.01}
+    params["train"]["seeds"] = [5, 6]  # the first seed's models are timed
+    params["prune"] = {"methods": ["weight", "unit", "random"], "ks": [90, 0]}
+    params["benchmark"] = {"methods": ["weight", "unit"], "batch_sizes": [1, 20], "repeats": 3,
+                           "warmup": 1, "cell_budget_s": 0.01}
     params_path = tmp_path / "params.yaml"
     params_path.write_text(yaml.safe_dump(params))
     dense = he_kernels(2)
-    save_kernels(dense, tmp_path / "dense.npz")
-    for method in params["prune"]["methods"]:
+    save_kernels(dense, tmp_path / "models" / "seed-5" / "dense.npz")
+    for method in ("weight", "unit"):
         for k in params["prune"]["ks"]:
-            save_kernels(prune_network(dense, method, k), tmp_path / "pruned" / f"{method}-{k}.npz")
-    save_kernels(dense, tmp_path / "pruned" / "weight-50.npz")  # not in params: must be ignored
+            save_kernels(prune_network(dense, method, k),
+                         tmp_path / "pruned" / f"{method}-{k}" / "seed-5.npz")
+    # Not in params: must be ignored.
+    save_kernels(dense, tmp_path / "pruned" / "weight-50" / "seed-5.npz")
     metrics, table = tmp_path / "out" / "benchmark.json", tmp_path / "out" / "benchmark.csv"
     code = benchmark.main([
-        "--params", str(params_path), "--dense", str(tmp_path / "dense.npz"),
+        "--params", str(params_path), "--models", str(tmp_path / "models"),
         "--pruned-dir", str(tmp_path / "pruned"), "--metrics", str(metrics), "--csv", str(table),
     ])
     assert code == 0
@@ -186,9 +190,9 @@ def test_route_policy():
 def test_benchmark_rejects_missing_model(tmp_path, capsys):
     import benchmark
 
-    save_kernels(he_kernels(3), tmp_path / "dense.npz")
+    save_kernels(he_kernels(3), tmp_path / "models" / "seed-0" / "dense.npz")
     code = benchmark.main([
-        "--params", str(REPO / "params.yaml"), "--dense", str(tmp_path / "dense.npz"),
+        "--params", str(REPO / "params.yaml"), "--models", str(tmp_path / "models"),
         "--pruned-dir", str(tmp_path / "none"), "--metrics", str(tmp_path / "m.json"),
         "--csv", str(tmp_path / "m.csv"),
     ])

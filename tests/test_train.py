@@ -40,9 +40,9 @@ def write_params(folder: Path, **train_overrides) -> Path:
     return path
 
 
-def train_once(data_dir: Path, out: Path, params: Path) -> dict:
+def train_once(data_dir: Path, out: Path, params: Path, seed: int = 0) -> dict:
     code = train.main([
-        "--params", str(params), "--data", str(data_dir),
+        "--params", str(params), "--seed", str(seed), "--data", str(data_dir),
         "--model", str(out / "dense.keras"), "--weights", str(out / "dense.npz"),
         "--metrics", str(out / "train.json"), "--live-dir", str(out / "live"),
     ])
@@ -67,8 +67,9 @@ def test_same_seed_gives_the_same_model_and_metrics(data_dir: Path, tmp_path: Pa
 
 
 def test_another_seed_gives_another_model(data_dir: Path, tmp_path: Path) -> None:
-    train_once(data_dir, tmp_path / "a", write_params(tmp_path / "a", seed=1))
-    train_once(data_dir, tmp_path / "b", write_params(tmp_path / "b", seed=2))
+    params = write_params(tmp_path, seeds=[1, 2])
+    assert train_once(data_dir, tmp_path / "a", params, seed=1)["seed"] == 1
+    train_once(data_dir, tmp_path / "b", params, seed=2)
     assert not np.array_equal(load_kernels(tmp_path / "a/dense.npz")[0],
                               load_kernels(tmp_path / "b/dense.npz")[0])
 
@@ -76,10 +77,24 @@ def test_another_seed_gives_another_model(data_dir: Path, tmp_path: Path) -> Non
 def test_bad_params_stop_before_training(data_dir: Path, tmp_path: Path, capsys) -> None:
     params = write_params(tmp_path, epochs=0)
     code = train.main([
-        "--params", str(params), "--data", str(data_dir), "--model", str(tmp_path / "m.keras"),
+        "--params", str(params), "--seed", "0", "--data", str(data_dir),
+        "--model", str(tmp_path / "m.keras"),
         "--weights", str(tmp_path / "w.npz"), "--metrics", str(tmp_path / "t.json"),
         "--live-dir", str(tmp_path / "live"),
     ])
     assert code == 1
     assert "train.epochs" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [params]
+
+
+@pytest.mark.parametrize("seed", ["5", "x", "-1", ""])
+def test_a_seed_outside_train_seeds_is_refused(data_dir: Path, tmp_path: Path, capsys, seed) -> None:
+    params = write_params(tmp_path, seeds=[0, 1])
+    code = train.main([
+        "--params", str(params), "--seed", seed, "--data", str(data_dir),
+        "--model", str(tmp_path / "m.keras"), "--weights", str(tmp_path / "w.npz"),
+        "--metrics", str(tmp_path / "t.json"), "--live-dir", str(tmp_path / "live"),
+    ])
+    assert code == 1
+    assert f"--seed is {seed!r}: it must be one of train.seeds [0, 1]" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [params]

@@ -95,3 +95,8 @@ def load_test_split(folder: Path, test_limit: int = 0) -> Split:
     Exactly the test split of :func:`load_dataset` with the same ``test_limit``.
     """
     return _load_split(folder, TEST_IMAGES, TEST_LABELS, test_limit)
+
+
+def load_train_split(folder: Path, train_limit: int = 0) -> Split:
+    """Load only the training split from ``folder`` (the test files are not read)."""
+    return _load_split(folder, TRAIN_IMAGES, TRAIN_LABELS, train_limit)

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
-import shutil
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
 
+from prunelab.atomic import replace_folder
 from prunelab.datasets import FILE_NAMES, DatasetSpec
 
 DOWNLOAD_TIMEOUT_S = 60
@@ -92,15 +90,6 @@ def collect(
 
 def write_atomically(files: dict[str, bytes], out_dir: Path) -> None:
     """Replace ``out_dir`` by a folder holding ``files``, never leaving a partial folder behind."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the data is not
-    try:
+    with replace_folder(out_dir) as staging:
         for name, content in files.items():
             (staging / name).write_bytes(content)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise

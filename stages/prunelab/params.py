@@ -7,6 +7,7 @@ pipeline with a message naming the key and the allowed values before any work is
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -15,7 +16,13 @@ import yaml
 
 DATASETS = ("fashion-mnist", "mnist")
 LR_SCHEDULES = ("constant", "cosine")
-PRUNE_METHODS = ("weight", "unit")
+PRUNE_METHODS = ("weight", "unit", "random", "global")
+# "oneshot": prune, then retrain with the mask fixed; "gradual": sparsity rises from 0 to k
+# along Zhu & Gupta's cubic schedule while training.
+FINETUNE_SCHEDULES = ("oneshot", "gradual")
+# The layer-wise magnitude methods: the only ones pruning one matrix at a time (sensitivity)
+# and the ones worth timing (the baselines have the same sparsity patterns' statistics).
+SENSITIVITY_METHODS = ("weight", "unit")
 
 
 class ParamsError(ValueError):
@@ -71,6 +78,10 @@ def _unique_list(item: Field, what: str) -> Field:
     return Field(check, f"a non-empty list without duplicates of {what} ({item.allowed})")
 
 
+_PERCENTAGES = _unique_list(
+    Field(lambda v: _is_int(v) and 0 <= v < 100, "an integer in [0, 100)"), "percentages"
+)
+
 SCHEMA: dict[str, dict[str, Field]] = {
     "data": {
         "dataset": _one_of(DATASETS),
@@ -79,7 +90,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "test_images": _int_at_least(0),
     },
     "train": {
-        "seed": _int_at_least(0),
+        "seeds": _unique_list(_int_at_least(0), "seeds"),
         "epochs": _int_at_least(1),
         "batch_size": _int_at_least(1),
         "learning_rate": _number_in(0, 1, low_open=True, high_open=False),
@@ -91,11 +102,28 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "prune": {
         "methods": _unique_list(_one_of(PRUNE_METHODS), "pruning methods"),
-        "ks": _unique_list(
-            Field(lambda v: _is_int(v) and 0 <= v < 100, "an integer in [0, 100)"), "percentages"
-        ),
+        "ks": _PERCENTAGES,
+    },
+    "finetune": {
+        "methods": _unique_list(_one_of(PRUNE_METHODS), "pruning methods"),
+        "ks": _PERCENTAGES,
+        "epochs": _int_at_least(1),
+        "batch_size": _int_at_least(1),
+        "learning_rate": _number_in(0, 1, low_open=True, high_open=False),
+        "dropout": _number_in(0, 1, low_open=False, high_open=True),
+    },
+    "gradual": {
+        "methods": _unique_list(_one_of(PRUNE_METHODS), "pruning methods"),
+        "ks": _PERCENTAGES,
+        "ramp": _number_in(0, 1, low_open=True, high_open=False),
+        "updates": _int_at_least(1),
+    },
+    "sensitivity": {
+        "methods": _unique_list(_one_of(SENSITIVITY_METHODS), "pruning methods"),
+        "ks": _PERCENTAGES,
     },
     "benchmark": {
+        "methods": _unique_list(_one_of(SENSITIVITY_METHODS), "pruning methods"),
         "batch_sizes": _unique_list(_int_at_least(1), "batch sizes"),
         "repeats": _int_at_least(3),
         "warmup": _int_at_least(0),
@@ -147,9 +175,32 @@ def validate(params: Any, source: str = "params.yaml") -> dict[str, dict[str, An
             "'train.flip_augment' is true with data.dataset 'mnist': mirrored digits are not "
             "digits; set train.flip_augment: false"
         )
+    if not problems:
+        untimed = [m for m in params["benchmark"]["methods"] if m not in params["prune"]["methods"]]
+        if untimed:
+            problems.append(
+                f"'benchmark.methods' has {untimed}, which prune.methods does not make: add them "
+                "to prune.methods or drop them from benchmark.methods"
+            )
     if problems:
         raise ParamsError(f"{source} is invalid:\n  - " + "\n  - ".join(problems))
     return params
+
+
+def parse_choice(flag: str, text: str, choices: tuple[str, ...]) -> str:
+    """A command-line value that must be one of ``choices``."""
+    if text not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ParamsError(f"{flag} is {text!r}: it must be one of {allowed}")
+    return text
+
+
+def parse_percent(flag: str, text: str) -> int:
+    """A command-line percentage: an integer in [0, 100), written plainly."""
+    # Stricter than int(), which would also take "5_0" or " 50".
+    if re.fullmatch(r"[+-]?[0-9]+", text) is None or not 0 <= int(text) < 100:
+        raise ParamsError(f"{flag} is {text!r}: it must be an integer in [0, 100)")
+    return int(text)
 
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, dict[str, Any]]:

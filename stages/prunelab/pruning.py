@@ -1,19 +1,24 @@
 """Magnitude pruning of the MLP's kernels: a pure numpy core (no Keras, no TensorFlow, no I/O).
 
-Two methods, both applied layer-wise (each hidden kernel loses ``k`` percent of its own
-elements or columns) and never to the logits kernel:
+Four methods, never applied to the logits kernel:
 
-* ``"weight"``: remove the individual entries with the smallest absolute value.
-* ``"unit"``: remove whole output units, i.e. the columns (Keras kernels are
-  ``(inputs, outputs)``) with the smallest L2 norm.
+* ``"weight"``: each hidden kernel loses the ``k`` percent of its entries with the smallest
+  absolute value.
+* ``"unit"``: each hidden kernel loses ``k`` percent of its output units, i.e. the columns
+  (Keras kernels are ``(inputs, outputs)``) with the smallest L2 norm.
+* ``"random"`` (baseline): each hidden kernel loses as many entries as ``"weight"`` removes,
+  chosen uniformly at random by a seeded generator.
+* ``"global"`` (baseline): one magnitude threshold over all hidden kernels together, removing
+  the same total count as ``"weight"`` (so single kernels may lose more or less than ``k``).
 
-Counts and tie-breaking are exact and deterministic, so a given ``(kernels, method, k)``
+Counts and tie-breaking are exact and deterministic, so a given ``(kernels, method, k, seed)``
 always yields the same bits:
 
 * the number removed is :func:`count_to_prune` -- ``round(k * n / 100)`` in exact integer
   arithmetic, halves to even, as Python's :func:`round` and ``torch.nn.utils.prune`` do;
 * among equal magnitudes (or equal norms) the lower row-major flat index (or lower column
-  index) is removed first.
+  index) is removed first; for ``"global"`` the kernels are taken in network order, so an
+  earlier kernel loses a tied entry first.
 """
 
 from __future__ import annotations
@@ -82,20 +87,9 @@ def weight_mask(matrix: np.ndarray, k: int) -> np.ndarray:
             invalid (see :func:`count_to_prune`).
     """
     matrix = np.asarray(matrix)
-    count = count_to_prune(matrix.size, k)
     magnitude = np.abs(matrix).ravel()
     _check_no_nan(magnitude)
-    keep = np.ones(matrix.size, dtype=bool)
-    if count:
-        # The stable-argsort result in O(n), without the full sort (about half a second on the
-        # 784x1000 kernel): everything below the count-th smallest magnitude goes, plus the
-        # earliest entries equal to it to make up the count.
-        threshold = np.partition(magnitude, count - 1)[count - 1]
-        below = magnitude < threshold
-        ties = np.flatnonzero(magnitude == threshold)[: count - np.count_nonzero(below)]
-        keep[below] = False
-        keep[ties] = False
-    return keep.reshape(matrix.shape)
+    return _keep_all_but_smallest(magnitude, count_to_prune(matrix.size, k)).reshape(matrix.shape)
 
 
 def unit_mask(matrix: np.ndarray, k: int) -> np.ndarray:
@@ -134,29 +128,70 @@ def unit_mask(matrix: np.ndarray, k: int) -> np.ndarray:
     return np.broadcast_to(keep, matrix.shape).copy()
 
 
+def random_mask(matrix: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Boolean keep-mask removing ``count_to_prune(matrix.size, k)`` entries chosen at random.
+
+    The removed entries are the first ``count`` positions of ``rng.permutation(matrix.size)``:
+    uniform without replacement, blind to the values. With generators in the same state the
+    removed set at ``k1 <= k2`` is a subset of the one at ``k2``. Advances ``rng``.
+    """
+    matrix = np.asarray(matrix)
+    keep = np.ones(matrix.size, dtype=bool)
+    keep[rng.permutation(matrix.size)[: count_to_prune(matrix.size, k)]] = False
+    return keep.reshape(matrix.shape)
+
+
+def global_masks(matrices: list[np.ndarray], k: int) -> list[np.ndarray]:
+    """Keep-masks for ``matrices`` pruned together under one magnitude threshold.
+
+    Exactly ``sum(count_to_prune(m.size, k) for m in matrices)`` entries are removed in all --
+    the total that :func:`weight_mask` removes matrix by matrix -- namely those with the
+    smallest ``|w|`` over all matrices. Ties are broken by position in the concatenation of
+    the row-major flattened matrices (earlier matrix first, then lower flat index).
+
+    Raises:
+        ValueError: if a matrix contains NaN or ``k`` is invalid.
+    """
+    if not matrices:
+        return []
+    arrays = [np.asarray(m) for m in matrices]
+    magnitude = np.concatenate([np.abs(a).ravel() for a in arrays])
+    _check_no_nan(magnitude)
+    total = sum(count_to_prune(a.size, k) for a in arrays)
+    keep = _keep_all_but_smallest(magnitude, total)
+    bounds = np.cumsum([a.size for a in arrays])[:-1]
+    return [part.reshape(a.shape) for part, a in zip(np.split(keep, bounds), arrays)]
+
+
 def prune_matrix(matrix: np.ndarray, method: str, k: int) -> np.ndarray:
     """A new float32 copy of ``matrix`` with the entries removed by ``method`` set to ``0.0``.
 
-    ``method`` is ``"weight"`` (:func:`weight_mask`) or ``"unit"`` (:func:`unit_mask`); see
-    those for exactly which entries are removed. The input is never modified. Pruning is
+    ``method`` is one of the deterministic layer-wise methods, ``"weight"``
+    (:func:`weight_mask`) or ``"unit"`` (:func:`unit_mask`); see those for exactly which
+    entries are removed. The input is never modified. Pruning is
     idempotent: pruning the result again with the same ``method`` and ``k`` changes nothing,
     because the removed entries are already the smallest (zero) ones.
 
     Raises:
-        ValueError: if ``method`` is not one of ``PRUNE_METHODS`` or ``k`` is invalid.
+        ValueError: if ``method`` is not ``"weight"`` or ``"unit"``, or ``k`` is invalid.
     """
-    _check_method(method)
+    if method not in ("weight", "unit"):
+        raise ValueError(f"prune_matrix takes 'weight' or 'unit', not {method!r}")
     matrix = np.asarray(matrix)
     keep = weight_mask(matrix, k) if method == "weight" else unit_mask(matrix, k)
     return np.where(keep, matrix, 0.0).astype(np.float32)
 
 
-def prune_network(kernels: list[np.ndarray], method: str, k: int) -> list[np.ndarray]:
-    """Prune every kernel but the last, each on its own (``k`` percent of that kernel).
+def network_masks(
+    kernels: list[np.ndarray], method: str, k: int, seed: int = 0
+) -> list[np.ndarray]:
+    """Keep-masks for every kernel: the hidden ones pruned by ``method``, the last all ``True``.
 
-    Hidden kernels are replaced by :func:`prune_matrix` results (new float32 arrays). The last
-    kernel, the logits matrix, is returned as an unchanged, bit-identical copy: pruning its
-    columns would delete classes.
+    The last kernel, the logits matrix, is never pruned: removing its columns would delete
+    classes. ``"weight"``, ``"unit"`` and ``"random"`` prune each hidden kernel on its own;
+    ``"random"`` draws from ``numpy.random.default_rng(seed)``, kernel after kernel (``seed``
+    is ignored by the other methods). ``"global"`` prunes the hidden kernels together
+    (:func:`global_masks`).
 
     Raises:
         ValueError: if ``kernels`` is empty, ``method`` is unknown or ``k`` is invalid.
@@ -164,15 +199,59 @@ def prune_network(kernels: list[np.ndarray], method: str, k: int) -> list[np.nda
     _check_method(method)
     count_to_prune(0, k)  # validates k even when there is no hidden kernel to prune
     if not kernels:
-        raise ValueError("prune_network needs at least one kernel (the logits matrix)")
+        raise ValueError("pruning needs at least one kernel (the logits matrix)")
+    *hidden, logits = [np.asarray(kernel) for kernel in kernels]
+    if method == "global":
+        masks = global_masks(hidden, k)
+    elif method == "random":
+        rng = np.random.default_rng(seed)
+        masks = [random_mask(kernel, k, rng) for kernel in hidden]
+    else:
+        mask = weight_mask if method == "weight" else unit_mask
+        masks = [mask(kernel, k) for kernel in hidden]
+    return masks + [np.ones(logits.shape, dtype=bool)]
+
+
+def prune_network(
+    kernels: list[np.ndarray], method: str, k: int, seed: int = 0
+) -> list[np.ndarray]:
+    """New float32 kernels with the entries removed by :func:`network_masks` set to ``0.0``.
+
+    The logits kernel comes back as a bit-identical copy. Pruning is idempotent for the
+    magnitude methods (the removed entries are already the smallest, zero, ones).
+
+    Raises:
+        ValueError: if ``kernels`` is empty, ``method`` is unknown or ``k`` is invalid.
+    """
+    masks = network_masks(kernels, method, k, seed)
     *hidden, logits = kernels
-    return [prune_matrix(kernel, method, k) for kernel in hidden] + [np.array(logits, copy=True)]
+    pruned = [
+        np.where(keep, kernel, 0.0).astype(np.float32) for kernel, keep in zip(hidden, masks)
+    ]
+    return pruned + [np.array(logits, copy=True)]
 
 
 def _check_method(method: str) -> None:
     if method not in PRUNE_METHODS:
         allowed = ", ".join(repr(m) for m in PRUNE_METHODS)
         raise ValueError(f"unknown pruning method {method!r}: it must be one of {allowed}")
+
+
+def _keep_all_but_smallest(magnitude: np.ndarray, count: int) -> np.ndarray:
+    """Flat keep-mask dropping the ``count`` smallest values, earlier index first on ties.
+
+    The result of a stable argsort, in O(n) without the full sort (about half a second on the
+    784x1000 kernel): everything below the count-th smallest value goes, plus the earliest
+    entries equal to it to make up the count.
+    """
+    keep = np.ones(magnitude.size, dtype=bool)
+    if count:
+        threshold = np.partition(magnitude, count - 1)[count - 1]
+        below = magnitude < threshold
+        ties = np.flatnonzero(magnitude == threshold)[: count - np.count_nonzero(below)]
+        keep[below] = False
+        keep[ties] = False
+    return keep
 
 
 def _check_no_nan(values: np.ndarray) -> None:

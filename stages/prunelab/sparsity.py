@@ -105,6 +105,17 @@ def _row_and_column_masks(
     return masks
 
 
+def live_blocks(kernels: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each kernel, boolean masks of the rows and columns that belong to live units.
+
+    Rows of ``kernels[0]`` (the inputs) and columns of ``kernels[-1]`` (the logits) are all
+    live; otherwise row ``j`` of ``kernels[l]`` is live when unit ``j`` of hidden layer
+    ``l - 1`` is, and column ``j`` when unit ``j`` of hidden layer ``l`` is (:func:`alive_units`).
+    """
+    arrays = _check_chain(kernels)
+    return _row_and_column_masks(arrays, alive_units(arrays))
+
+
 def effective_kernels(kernels: list[np.ndarray]) -> list[np.ndarray]:
     """Copies of the kernels with every weight of a dead unit set to zero.
 
