@@ -13,7 +13,9 @@ def table_rows(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("| ") and line.endswith(" |")]
 
 
-@pytest.mark.parametrize("table", ["metrics/results.md", "metrics/speed.md"])
+@pytest.mark.parametrize(
+    "table", ["metrics/results.md", "metrics/finetune.md", "metrics/sensitivity.md", "metrics/speed.md"]
+)
 def test_readme_shows_the_committed_tables(table: str) -> None:
     committed = table_rows((ROOT / table).read_text())
     readme = set(table_rows((ROOT / "README.md").read_text()))

@@ -31,7 +31,7 @@ def gradual_plan(total_steps: int, ramp: float, updates: int, k: int) -> list[tu
 
     The ``updates`` mask updates are spread evenly over the first ``ramp_steps =
     max(1, round(ramp * total_steps))`` steps: update ``j`` (1-based) prunes to
-    :func:`cubic_sparsity` ``(j, updates, k)`` before step ``round(j * ramp_steps / updates) - 1``.
+    :func:`cubic_sparsity` ``(j, updates, k)`` before step ``ceil(j * ramp_steps / updates) - 1``.
     So the last update, to exactly ``k``, comes before the last step of the ramp, and the
     remaining steps retrain with the final mask. Updates that fall on one step (more updates than
     ramp steps) are merged, the higher percent winning.
@@ -41,7 +41,7 @@ def gradual_plan(total_steps: int, ramp: float, updates: int, k: int) -> list[tu
     ramp_steps = max(1, round(ramp * total_steps))
     plan: dict[int, int] = {}
     for update in range(1, updates + 1):
-        step = round(update * ramp_steps / updates) - 1
+        step = -(-update * ramp_steps // updates) - 1  # ceil in integers: never below 0
         plan[step] = max(plan.get(step, 0), cubic_sparsity(update, updates, k))
     return sorted(plan.items())
 
