@@ -48,12 +48,12 @@ METHOD_STYLE = {
                "label": "global: one |w| threshold over all hidden matrices"},
 }
 SCHEDULE_STYLE = {
-    "one-shot": {"linestyle": ":", "marker": "o"},
+    "untuned": {"linestyle": ":", "marker": "o"},
     "oneshot": {"linestyle": "-", "marker": "s"},
     "gradual": {"linestyle": "--", "marker": "^"},
 }
 SCHEDULE_LABEL = {
-    "one-shot": "one-shot, no retraining",
+    "untuned": "one-shot, no retraining",
     "oneshot": "one-shot + fine-tuning (mask fixed)",
     "gradual": "gradual (cubic schedule) + fine-tuning",
 }
@@ -174,7 +174,7 @@ def recovery_figure(
                                 dpi=DPI, squeeze=False)
     for axis, method in zip(axes[0], methods):
         color = METHOD_STYLE.get(method, {}).get("color")
-        curves = {"one-shot": oneshot.get(method, {})}
+        curves = {"untuned": oneshot.get(method, {})}
         curves.update({schedule: by_method[method] for schedule, by_method in tuned.items()
                        if method in by_method})
         for schedule, entries in curves.items():
@@ -187,7 +187,7 @@ def recovery_figure(
                       linestyle=style["linestyle"], marker=style["marker"], markersize=5,
                       label=SCHEDULE_LABEL[schedule])
             draw_band(axis, entries, ks, color)
-            if schedule != "one-shot":
+            if schedule != "untuned":
                 for k in ks:
                     axis.annotate(f"{k}", (100 * entries[k]["sparsity"],
                                            entries[k]["test_accuracy"]),
