@@ -167,42 +167,54 @@ def recovery_figure(
     oneshot: dict[str, dict[int, dict]], tuned: dict[str, dict[str, dict[int, dict]]],
     dense: dict, chance: float, title: str,
 ) -> plt.Figure:
-    """Per fine-tuned method a panel: one-shot, fine-tuned and gradual curves with seed bands."""
+    """Per fine-tuned method a column: one-shot, fine-tuned and gradual curves with seed bands,
+    the whole range above and a zoom on the retrained points below."""
     methods = [m for m in METHOD_STYLE if any(m in by_method for by_method in tuned.values())]
     methods += sorted({m for by_method in tuned.values() for m in by_method} - set(methods))
-    figure, axes = plt.subplots(1, max(1, len(methods)), figsize=(7 * max(1, len(methods)), 5.5),
-                                dpi=DPI, squeeze=False)
-    for axis, method in zip(axes[0], methods):
+    columns = max(1, len(methods))
+    figure, axes = plt.subplots(2, columns, figsize=(7 * columns, 10), dpi=DPI, squeeze=False)
+    retrained = [e["test_accuracy"] for by_method in tuned.values() for entries in by_method.values()
+                 for e in entries.values()]
+    # The zoom shows the retrained points that came close to the dense network.
+    low = min([a for a in retrained if a > dense["test_accuracy"] - 0.06], default=0.8) - 0.01
+    for column, method in enumerate(methods):
         color = METHOD_STYLE.get(method, {}).get("color")
         curves = {"untuned": oneshot.get(method, {})}
         curves.update({schedule: by_method[method] for schedule, by_method in tuned.items()
                        if method in by_method})
-        for schedule, entries in curves.items():
-            ks = sorted(entries)
-            if not ks:
-                continue
-            style = SCHEDULE_STYLE[schedule]
-            axis.plot([100 * entries[k]["sparsity"] for k in ks],
-                      [entries[k]["test_accuracy"] for k in ks], color=color,
-                      linestyle=style["linestyle"], marker=style["marker"], markersize=5,
-                      label=SCHEDULE_LABEL[schedule])
-            draw_band(axis, entries, ks, color)
-            if schedule != "untuned":
-                for k in ks:
-                    axis.annotate(f"{k}", (100 * entries[k]["sparsity"],
-                                           entries[k]["test_accuracy"]),
-                                  xytext=(-4, 5), textcoords="offset points", fontsize=8,
-                                  ha="right", color=color)
-        axis.axhline(dense["test_accuracy"], color="black", linestyle="--", linewidth=1,
-                     label=f"dense network: {dense['test_accuracy']:.4f} (mean)")
-        axis.axhline(chance, color="grey", linestyle=":", linewidth=1.2, label="chance level")
-        axis.set_ylim(0, 1.02)
-        axis.set_xlim(-3, 102)
-        axis.set_title(f"{method} pruning", fontsize=11)
-        axis.set_xlabel("sparsity: share of all weights that are zero (%)")
-        axis.set_ylabel("test accuracy")
-        axis.grid(True, alpha=0.35)
-        axis.legend(loc="lower left", fontsize=9)
+        for row, axis in enumerate(axes[:, column]):
+            for schedule, entries in curves.items():
+                ks = sorted(entries)
+                if not ks:
+                    continue
+                style = SCHEDULE_STYLE[schedule]
+                axis.plot([100 * entries[k]["sparsity"] for k in ks],
+                          [entries[k]["test_accuracy"] for k in ks], color=color,
+                          linestyle=style["linestyle"], marker=style["marker"], markersize=5,
+                          label=SCHEDULE_LABEL[schedule])
+                draw_band(axis, entries, ks, color)
+                if schedule != "untuned":
+                    for k in ks:
+                        axis.annotate(f"{k}", (100 * entries[k]["sparsity"],
+                                               entries[k]["test_accuracy"]),
+                                      xytext=(-4, 5), textcoords="offset points", fontsize=8,
+                                      ha="right", color=color)
+            axis.axhline(dense["test_accuracy"], color="black", linestyle="--", linewidth=1,
+                         label=f"dense network: {dense['test_accuracy']:.4f} (mean)")
+            axis.set_xlabel("sparsity: share of all weights that are zero (%)")
+            axis.set_ylabel("test accuracy")
+            axis.grid(True, alpha=0.35)
+            if row == 0:
+                axis.axhline(chance, color="grey", linestyle=":", linewidth=1.2,
+                             label="chance level")
+                axis.set_ylim(0, 1.02)
+                axis.set_xlim(-3, 102)
+                axis.set_title(f"{method} pruning", fontsize=11)
+                axis.legend(loc="lower left", fontsize=9)
+            else:
+                axis.set_ylim(low, dense["test_accuracy"] + 0.01)
+                axis.set_xlim(40, 101)
+                axis.set_title(f"{method} pruning, zoom on the retrained networks", fontsize=10)
     figure.suptitle(f"{title}\nlines: mean over seeds, bands: {SPREAD}; labels: k", fontsize=11)
     figure.tight_layout()
     return figure
