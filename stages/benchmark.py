@@ -91,6 +91,7 @@ import numpy as np
 
 from prunelab import sparse_exec
 from prunelab.atomic import json_bytes, write_files
+from prunelab.layout import dense_path, seed_path
 from prunelab.params import ParamsError, load_params
 from prunelab.sparsity import model_stats
 from prunelab.weights import WeightsError, forward, load_kernels
@@ -300,9 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = params["benchmark"]
     methods, ks = settings["methods"], params["prune"]["ks"]
     seed = params["train"]["seeds"][0]
-    paths = {(m, k): args.pruned_dir / f"{m}-{k}" / f"seed-{seed}.npz" for m in methods for k in ks}
+    paths = {(m, k): seed_path(args.pruned_dir / f"{m}-{k}", seed) for m in methods for k in ks}
     try:
-        dense = load_kernels(args.models / f"seed-{seed}" / "dense.npz")
+        dense = load_kernels(dense_path(args.models, seed))
         pruned = {key: load_kernels(path) for key, path in paths.items()}
     except WeightsError as error:
         print(f"benchmark: error: cannot read kernels: {error}", file=sys.stderr)

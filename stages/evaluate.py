@@ -38,6 +38,7 @@ import numpy as np
 
 from prunelab.datasets import load_test_split
 from prunelab.idx import IdxError
+from prunelab.layout import dense_path, seed_path
 from prunelab.atomic import json_bytes, write_files
 from prunelab.params import ParamsError, load_params
 from prunelab.sparsity import accuracy_and_loss, magnitude_stats, model_stats
@@ -65,15 +66,6 @@ SPREAD_KEYS = ("test_accuracy", "test_loss")
 
 class EvaluateError(RuntimeError):
     """A problem with the stage's inputs; the message says what to do."""
-
-
-def model_path(folder: Path, name: str, seed: int) -> Path:
-    """``{folder}/<name>/seed-<s>.npz``: where the prune and finetune stages write a model."""
-    return folder / name / f"seed-{seed}.npz"
-
-
-def dense_path(models: Path, seed: int) -> Path:
-    return models / f"seed-{seed}" / "dense.npz"
 
 
 def over_seeds(entries: dict[int, dict]) -> dict:
@@ -172,8 +164,8 @@ def evaluate(
         for k in sorted(params[section]["ks"])
     ]
     wanted = [dense_path(models, s) for s in seeds]
-    wanted += [model_path(pruned, f"{m}-{k}", s) for m in methods for k in ks for s in seeds]
-    wanted += [model_path(finetuned, "-".join(map(str, t)), s) for t in tuned for s in seeds]
+    wanted += [seed_path(pruned / f"{m}-{k}", s) for m in methods for k in ks for s in seeds]
+    wanted += [seed_path(finetuned / "-".join(map(str, t)), s) for t in tuned for s in seeds]
     missing = [str(path) for path in wanted if not path.is_file()]
     if missing:
         raise EvaluateError(
@@ -220,7 +212,7 @@ def evaluate(
         curves[method] = {}
         for k in ks:
             entry, accuracy = measure(f"{method}-{k}", {
-                s: read_model(model_path(pruned, f"{method}-{k}", s), reference=first)
+                s: read_model(seed_path(pruned / f"{method}-{k}", s), reference=first)
                 for s in seeds
             })
             drop = np.mean([dense_accuracy[s] - accuracy[s] for s in seeds])
@@ -235,7 +227,7 @@ def evaluate(
         name = f"{schedule}-{method}-{k}"
         log = read_log(finetuned / name / "log.json", seeds)
         entry, accuracy = measure(name, {
-            s: read_model(model_path(finetuned, name, s), reference=first) for s in seeds
+            s: read_model(seed_path(finetuned / name, s), reference=first) for s in seeds
         })
         reference = oneshot_accuracy.get((method, k))
         gain = None if reference is None else float(

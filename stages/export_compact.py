@@ -15,6 +15,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from prunelab.atomic import replace_folder
+from prunelab.layout import seed_path
 from prunelab.params import ParamsError, load_params
 from prunelab.weights import WeightsError, load_kernels
 
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     prune, seed = params["prune"], params["train"]["seeds"][0]
     ks = sorted(prune["ks"]) if "unit" in prune["methods"] else []
     try:  # all of them before TensorFlow starts, so a bad file fails fast
-        pruned = [load_kernels(args.pruned_dir / f"unit-{k}" / f"seed-{seed}.npz") for k in ks]
+        pruned = [load_kernels(seed_path(args.pruned_dir / f"unit-{k}", seed)) for k in ks]
     except WeightsError as error:
         print(f"export_compact: error: {error}", file=sys.stderr)
         return 1

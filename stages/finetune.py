@@ -32,6 +32,7 @@ import numpy as np
 from prunelab.atomic import json_bytes, replace_folder
 from prunelab.datasets import Split, load_train_split
 from prunelab.finetune import gradual_plan, submatrices, write_back
+from prunelab.layout import dense_path, seed_path
 from prunelab.params import (
     FINETUNE_SCHEDULES,
     PRUNE_METHODS,
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         method = parse_choice("--method", args.method, PRUNE_METHODS)
         k = parse_percent("--k", args.k)
         seeds = params["train"]["seeds"]
-        dense = {seed: load_kernels(args.models / f"seed-{seed}" / "dense.npz") for seed in seeds}
+        dense = {seed: load_kernels(dense_path(args.models, seed)) for seed in seeds}
     except (ParamsError, WeightsError) as error:
         print(f"finetune: error: {error}", file=sys.stderr)
         return 1
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"finetune: {schedule}-{method}-{k} seed {seed}: {log[f'seed_{seed}']}", flush=True)
     with replace_folder(args.out) as staging:
         for seed, kernels in results.items():
-            save_kernels(kernels, staging / f"seed-{seed}.npz")
+            save_kernels(kernels, seed_path(staging, seed))
         (staging / "log.json").write_bytes(json_bytes(log))
     return 0
 
@@ -124,9 +125,8 @@ def finetune_gradual(
 
     all_kept = [np.ones(kernel.shape, dtype=bool) for kernel in dense]
     model, mask_variables = masked_model(dense, all_kept, params["finetune"]["dropout"])
-    cfg = params["finetune"]
-    total = steps_per_epoch(len(fit.labels), cfg["batch_size"]) * cfg["epochs"]
-    plan = dict(gradual_plan(total, params["gradual"]["ramp"], params["gradual"]["updates"], k))
+    gradual = params["gradual"]
+    plan = dict(gradual_plan(total_steps(fit, params), gradual["ramp"], gradual["updates"], k))
     final_masks: list[list[np.ndarray]] = []
 
     class TightenMask(keras.callbacks.Callback):
@@ -195,13 +195,19 @@ def fit_model(model: Any, fit: Split, seed: int, params: dict, callbacks: list[A
     from prunelab.training import compile_for_training, training_batches
 
     cfg = params["finetune"]
-    steps = steps_per_epoch(len(fit.labels), cfg["batch_size"]) * cfg["epochs"]
+    steps = total_steps(fit, params)
     compile_for_training(model, cfg["learning_rate"], steps, params["train"]["weight_decay"])
     batches = training_batches(
         tf, fit, cfg["batch_size"], seed, params["train"]["flip_augment"]
     )
     model.fit(batches, epochs=cfg["epochs"], callbacks=callbacks, shuffle=False, verbose=0)
     return steps
+
+
+def total_steps(fit: Split, params: dict) -> int:
+    """Optimiser steps of one fine-tuning run: ``finetune.epochs`` passes over ``fit``."""
+    cfg = params["finetune"]
+    return steps_per_epoch(len(fit.labels), cfg["batch_size"]) * cfg["epochs"]
 
 
 def check_zero_pattern(kernels: list[np.ndarray], masks: list[np.ndarray]) -> None:

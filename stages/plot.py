@@ -36,6 +36,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 
 from prunelab.atomic import write_files  # noqa: E402
+from prunelab.layout import dense_path  # noqa: E402
 from prunelab.params import ParamsError, load_params  # noqa: E402
 from prunelab.pruning import count_to_prune  # noqa: E402
 from prunelab.weights import WeightsError, load_kernels  # noqa: E402
@@ -591,7 +592,7 @@ def build(args: argparse.Namespace) -> dict[Path, bytes]:
            for m in sensitivity_methods for k in sensitivity_ks):
         raise PlotError(f"{args.sensitivity} is older than params.yaml: run `dvc repro`")
     try:
-        dense_kernels = load_kernels(args.models / f"seed-{seeds[0]}" / "dense.npz")
+        dense_kernels = load_kernels(dense_path(args.models, seeds[0]))
     except WeightsError as error:
         raise PlotError(str(error)) from None
 

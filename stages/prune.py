@@ -16,14 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from prunelab.atomic import replace_folder
+from prunelab.layout import dense_path, seed_path
 from prunelab.params import PRUNE_METHODS, ParamsError, load_params, parse_choice, parse_percent
 from prunelab.pruning import prune_network
 from prunelab.weights import WeightsError, load_kernels, save_kernels
-
-
-def dense_path(models: Path, seed: int) -> Path:
-    """Where the train stage writes the dense model of ``seed``."""
-    return models / f"seed-{seed}" / "dense.npz"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"prune: method={method} k={k} seed={seed} zeros per matrix: {zeros}")
     with replace_folder(args.out) as staging:
         for seed, kernels in pruned.items():
-            save_kernels(kernels, staging / f"seed-{seed}.npz")
+            save_kernels(kernels, seed_path(staging, seed))
     print(f"prune: wrote {args.out}")
     return 0
 

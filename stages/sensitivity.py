@@ -18,6 +18,7 @@ import numpy as np
 
 from prunelab.atomic import write_json
 from prunelab.datasets import load_test_split
+from prunelab.layout import dense_path
 from prunelab.params import ParamsError, load_params
 from prunelab.pruning import prune_matrix
 from prunelab.sparsity import accuracy_and_loss
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         params = load_params(args.params)
         dense = {
-            seed: load_kernels(args.models / f"seed-{seed}" / "dense.npz")
+            seed: load_kernels(dense_path(args.models, seed))
             for seed in params["train"]["seeds"]
         }
         test = load_test_split(args.data, params["data"]["test_images"])
