@@ -23,6 +23,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -43,7 +44,7 @@ from prunelab.params import (
 )
 from prunelab.pruning import network_masks
 from prunelab.sparsity import accuracy_and_loss
-from prunelab.training import split_validation, steps_per_epoch
+from prunelab.training import StepHooks, Trainer, split_validation, steps_per_epoch
 from prunelab.weights import WeightsError, load_kernels, save_kernels
 
 
@@ -111,7 +112,7 @@ def finetune_oneshot(
     from prunelab.model import get_kernels
 
     model, _ = masked_model(small, small_masks, params["finetune"]["dropout"])
-    steps = fit_model(model, fit, seed, params, callbacks=[])
+    steps = fit_model(model, fit, seed, params)
     return write_back(get_kernels(model), dense, masks), masks, steps
 
 
@@ -119,36 +120,27 @@ def finetune_gradual(
     dense: list[np.ndarray], method: str, k: int, seed: int, fit: Split, params: dict
 ) -> tuple[list[np.ndarray], list[np.ndarray], int]:
     """Train the full network while its mask tightens along the cubic schedule."""
-    import keras
-
     from prunelab.model import get_kernels
 
     all_kept = [np.ones(kernel.shape, dtype=bool) for kernel in dense]
     model, mask_variables = masked_model(dense, all_kept, params["finetune"]["dropout"])
     gradual = params["gradual"]
-    plan = dict(gradual_plan(total_steps(fit, params), gradual["ramp"], gradual["updates"], k))
+    plan = gradual_plan(total_steps(fit, params), gradual["ramp"], gradual["updates"], k)
     final_masks: list[list[np.ndarray]] = []
 
-    class TightenMask(keras.callbacks.Callback):
-        """Before each planned step, recompute the mask from the current weights and apply it."""
+    def tighten_to(percent: int) -> Callable[[], None]:
+        """Recompute the mask by ``method`` at ``percent`` from the current weights; apply it."""
 
-        def __init__(self) -> None:
-            super().__init__()
-            self.step = 0
+        def tighten() -> None:
+            masks = network_masks(get_kernels(model), method, percent, seed)
+            for variable, layer_kernel, mask in zip(mask_variables, dense_kernels(model), masks):
+                variable.assign(mask.astype(np.float32))
+                layer_kernel.assign(np.where(mask, layer_kernel.numpy(), 0))
+            final_masks[:] = [masks]
 
-        def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-            if self.step in plan:
-                kernels = get_kernels(self.model)
-                masks = network_masks(kernels, method, plan[self.step], seed)
-                for variable, layer_kernel, mask in zip(
-                    mask_variables, dense_kernels(self.model), masks
-                ):
-                    variable.assign(mask.astype(np.float32))
-                    layer_kernel.assign(np.where(mask, layer_kernel.numpy(), 0))
-                final_masks[:] = [masks]
-            self.step += 1
+        return tighten
 
-    steps = fit_model(model, fit, seed, params, callbacks=[TightenMask()])
+    steps = fit_model(model, fit, seed, params, {step: tighten_to(percent) for step, percent in plan})
     return get_kernels(model), final_masks[0], steps
 
 
@@ -188,20 +180,21 @@ def masked_model(
     return model, mask_variables
 
 
-def fit_model(model: Any, fit: Split, seed: int, params: dict, callbacks: list[Any]) -> int:
+def fit_model(
+    model: Any, fit: Split, seed: int, params: dict, hooks: StepHooks | None = None
+) -> int:
     """Train for ``finetune.epochs`` with AdamW, the rate cosine-decayed to 0; return the steps."""
-    import tensorflow as tf
-
-    from prunelab.training import compile_for_training, training_batches
-
     cfg = params["finetune"]
-    steps = total_steps(fit, params)
-    compile_for_training(model, cfg["learning_rate"], steps, params["train"]["weight_decay"])
-    batches = training_batches(
-        tf, fit, cfg["batch_size"], seed, params["train"]["flip_augment"]
+    trainer = Trainer(
+        model,
+        cfg["learning_rate"],
+        total_steps(fit, params),
+        params["train"]["weight_decay"],
+        cfg["batch_size"],
     )
-    model.fit(batches, epochs=cfg["epochs"], callbacks=callbacks, shuffle=False, verbose=0)
-    return steps
+    return trainer.train_epochs(
+        fit, cfg["epochs"], seed, params["train"]["flip_augment"], hooks=hooks
+    )
 
 
 def total_steps(fit: Split, params: dict) -> int:

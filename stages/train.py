@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 # Quieter TensorFlow start-up; must be set before it is imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -19,12 +20,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from prunelab.atomic import write_json
 from prunelab.datasets import load_dataset
 from prunelab.params import ParamsError, load_params
-from prunelab.training import (
-    compile_for_training,
-    split_validation,
-    steps_per_epoch,
-    training_batches,
-)
+from prunelab.sparsity import accuracy_and_loss
+from prunelab.training import Trainer, split_validation, steps_per_epoch
 from prunelab.weights import save_kernels
 
 
@@ -49,9 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     import keras
     import tensorflow as tf
     from dvclive import Live
-    from dvclive.keras import DVCLiveCallback
 
-    from prunelab.model import BestValidationWeights, build_mlp, get_kernels
+    from prunelab.model import build_mlp, get_kernels, set_kernels
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
@@ -60,43 +56,55 @@ def main(argv: list[str] | None = None) -> int:
     fit, val = split_validation(train_all, cfg["validation_split"], seed)
     steps = steps_per_epoch(len(fit.labels), cfg["batch_size"]) * cfg["epochs"]
     model = build_mlp(dropout=cfg["dropout"])
-    compile_for_training(
+    trainer = Trainer(
         model,
         cfg["learning_rate"],
         steps if cfg["lr_schedule"] == "cosine" else None,
         cfg["weight_decay"],
+        cfg["batch_size"],
     )
-    best = BestValidationWeights()
     print(
         f"train: {len(fit.labels)} training, {len(val.labels)} validation, "
         f"{len(test.labels)} test images; {cfg['epochs']} epochs, seed {seed}",
         flush=True,
     )
     live = Live(str(args.live_dir), dvcyaml=False, save_dvc_exp=False)
+    best: dict[str, Any] = {"accuracy": -1.0}
+
+    def log_epoch(epoch: int, loss: float, accuracy: float) -> None:
+        kernels = get_kernels(model)
+        val_accuracy, val_loss = accuracy_and_loss(kernels, val.images, val.labels)
+        for name, value in [("train/loss", loss), ("train/accuracy", accuracy),
+                            ("eval/loss", val_loss), ("eval/accuracy", val_accuracy)]:
+            live.log_metric(name, value)
+        live.next_step()
+        # The restored epoch is the earliest with the best validation accuracy.
+        if val_accuracy > best["accuracy"]:
+            best.update(accuracy=val_accuracy, epoch=epoch, kernels=kernels)
+        print(
+            f"epoch {epoch + 1}/{cfg['epochs']}: loss {loss:.4f}, accuracy {accuracy:.4f}, "
+            f"val_loss {val_loss:.4f}, val_accuracy {val_accuracy:.4f}, "
+            f"{time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
+
     started = time.perf_counter()
-    model.fit(
-        training_batches(tf, fit, cfg["batch_size"], seed, cfg["flip_augment"]),
-        epochs=cfg["epochs"],
-        validation_data=(val.images, val.labels),
-        callbacks=[best, DVCLiveCallback(live=live)],
-        shuffle=False,  # the dataset reshuffles itself, seeded
-        verbose=2,
-    )
+    trainer.train_epochs(fit, cfg["epochs"], seed, cfg["flip_augment"], on_epoch_end=log_epoch)
     train_seconds = time.perf_counter() - started
     live.end()
-    model.set_weights(best.weights)
-    test_loss, test_accuracy = model.evaluate(test.images, test.labels, batch_size=1024, verbose=0)
+    test_accuracy, test_loss = accuracy_and_loss(best["kernels"], test.images, test.labels)
 
-    save_kernels(get_kernels(model), args.weights)
+    save_kernels(best["kernels"], args.weights)
+    set_kernels(model, best["kernels"])
     args.model.parent.mkdir(parents=True, exist_ok=True)
     staging = args.model.with_name(f".{args.model.stem}.partial.keras")
     model.save(staging)
     os.replace(staging, args.model)
     metrics = {
-        "test_accuracy": round(float(test_accuracy), 6),
-        "test_loss": round(float(test_loss), 6),
-        "best_val_accuracy": round(best.accuracy, 6),
-        "best_epoch": best.epoch + 1,
+        "test_accuracy": round(test_accuracy, 6),
+        "test_loss": round(test_loss, 6),
+        "best_val_accuracy": round(best["accuracy"], 6),
+        "best_epoch": best["epoch"] + 1,
         "seed": seed,
         "epochs_run": cfg["epochs"],
         "train_seconds": round(train_seconds, 2),

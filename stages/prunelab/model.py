@@ -35,18 +35,3 @@ def set_kernels(model: keras.Model, kernels: list[np.ndarray]) -> None:
     for layer, kernel in zip(dense_layers(model), kernels, strict=True):
         layer.kernel.assign(kernel)
 
-
-class BestValidationWeights(keras.callbacks.Callback):
-    """Remember the weights of the epoch with the highest validation accuracy (earliest on ties)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.accuracy = -1.0
-        self.epoch = -1
-        self.weights: list[np.ndarray] | None = None
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        accuracy = float((logs or {})["val_accuracy"])
-        if accuracy > self.accuracy:
-            self.accuracy, self.epoch = accuracy, epoch
-            self.weights = [np.array(w) for w in self.model.get_weights()]
