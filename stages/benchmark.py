@@ -1,8 +1,8 @@
 """Stage benchmark: inference latency of the dense and every pruned network, route by route.
 
-The models are exactly ``benchmark.methods`` x ``prune.ks`` of the params file, for the first seed
-``s`` of ``train.seeds`` (timing does not depend on which seed), read from
-``{pruned-dir}/{method}-{k}/seed-<s>.npz`` (the folder is never listed). Every pruned network is first
+The models are exactly ``benchmark.methods`` x ``prune.ks`` of the params file, for one seed
+``--seed`` (the first of ``train.seeds``: timing does not depend on which), read from
+``{pruned-dir}/seed-<s>/{method}/{k}.npz`` (the folder is never listed). Every pruned network is first
 made compact (dead hidden units physically removed, :func:`prunelab.sparse_exec.compact`), then
 run by the routes of :mod:`prunelab.sparse_exec` that suit it (:func:`routes_for`):
 
@@ -91,8 +91,8 @@ import numpy as np
 
 from prunelab import sparse_exec
 from prunelab.atomic import json_bytes, write_files
-from prunelab.layout import dense_path, seed_path
-from prunelab.params import ParamsError, load_params
+from prunelab.layout import dense_path, pruned_path
+from prunelab.params import ParamsError, load_params, parse_seed
 from prunelab.sparsity import model_stats
 from prunelab.weights import WeightsError, forward, load_kernels
 
@@ -289,19 +289,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--models", type=Path, required=True, help="folder of seed-<s>/dense.npz")
     parser.add_argument("--pruned-dir", type=Path, required=True,
-                        help="folder of <method>-<k>/seed-<s>.npz pruned kernels")
+                        help="folder of seed-<s>/<method>/<k>.npz pruned kernels")
+    parser.add_argument("--seed", required=True, help="the seed whose models are timed")
     parser.add_argument("--metrics", type=Path, required=True, help="output JSON")
     parser.add_argument("--csv", type=Path, required=True, help="output CSV, one row per route")
     args = parser.parse_args(argv)
     try:
         params = load_params(args.params)
+        seed = parse_seed("--seed", args.seed, params["train"]["seeds"])
     except ParamsError as error:
         print(f"benchmark: error: {error}", file=sys.stderr)
         return 1
     settings = params["benchmark"]
     methods, ks = settings["methods"], params["prune"]["ks"]
-    seed = params["train"]["seeds"][0]
-    paths = {(m, k): seed_path(args.pruned_dir / f"{m}-{k}", seed) for m in methods for k in ks}
+    paths = {(m, k): pruned_path(args.pruned_dir, seed, m, k) for m in methods for k in ks}
     try:
         dense = load_kernels(dense_path(args.models, seed))
         pruned = {key: load_kernels(path) for key, path in paths.items()}

@@ -4,9 +4,10 @@ The models are exactly those the params file asks for (folders are never listed:
 files of removed items behind), for every seed ``s`` of ``train.seeds``:
 
 * dense: ``{models}/seed-<s>/dense.npz``;
-* one-shot pruned, ``prune.methods`` x ``prune.ks``: ``{pruned}/<method>-<k>/seed-<s>.npz``;
+* one-shot pruned, ``prune.methods`` x ``prune.ks`` and ``reconstruct.methods`` x
+  ``reconstruct.ks``: ``{pruned}/seed-<s>/<method>/<k>.npz``;
 * fine-tuned, ``finetune.methods`` x ``finetune.ks`` and ``gradual.methods`` x ``gradual.ks``:
-  ``{finetuned}/<schedule>-<method>-<k>/seed-<s>.npz`` with the stage's ``log.json``.
+  ``{finetuned}/seed-<s>/<schedule>-<method>/<k>.npz`` with the stage's log ``<k>.json``.
 
 Runs the TensorFlow-free forward pass of ``prunelab.weights`` on the test split (the first
 ``data.test_images`` examples, 0 = all); see ``prunelab.sparsity`` for the figures. Every
@@ -38,7 +39,7 @@ import numpy as np
 
 from prunelab.datasets import load_test_split
 from prunelab.idx import IdxError
-from prunelab.layout import dense_path, seed_path
+from prunelab.layout import dense_path, finetuned_path, pruned_path
 from prunelab.atomic import json_bytes, write_files
 from prunelab.params import ParamsError, load_params
 from prunelab.sparsity import accuracy_and_loss, magnitude_stats, model_stats
@@ -105,6 +106,15 @@ def rounded(value: Any) -> Any:
     return value
 
 
+def oneshot_curves(params: dict) -> dict[str, list[int]]:
+    """The one-shot curves: every method of ``prune`` and ``reconstruct`` with its ks, ascending."""
+    return {
+        method: sorted(params[section]["ks"])
+        for section in ("prune", "reconstruct")
+        for method in params[section]["methods"]
+    }
+
+
 def model_entry(kernels: list[np.ndarray], images: np.ndarray, labels: np.ndarray) -> dict:
     """Accuracy, loss and size figures of one network, JSON-ready and rounded."""
     accuracy, loss = accuracy_and_loss(kernels, images, labels)
@@ -156,7 +166,7 @@ def evaluate(
     Raises :class:`EvaluateError`.
     """
     seeds = params["train"]["seeds"]
-    methods, ks = params["prune"]["methods"], sorted(params["prune"]["ks"])
+    oneshot = oneshot_curves(params)
     tuned = [
         (schedule, method, k)
         for schedule, section in (("oneshot", "finetune"), ("gradual", "gradual"))
@@ -164,12 +174,13 @@ def evaluate(
         for k in sorted(params[section]["ks"])
     ]
     wanted = [dense_path(models, s) for s in seeds]
-    wanted += [seed_path(pruned / f"{m}-{k}", s) for m in methods for k in ks for s in seeds]
-    wanted += [seed_path(finetuned / "-".join(map(str, t)), s) for t in tuned for s in seeds]
+    wanted += [pruned_path(pruned, s, m, k) for m, ks in oneshot.items() for k in ks for s in seeds]
+    wanted += [finetuned_path(finetuned, s, *t) for t in tuned for s in seeds]
     missing = [str(path) for path in wanted if not path.is_file()]
     if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise EvaluateError(
-            f"missing model file(s): {', '.join(missing)}. They are made by the train, prune "
+            f"missing model file(s): {shown}. They are made by the train, prune, reconstruct "
             "and finetune stages for everything params.yaml lists: run `dvc repro` first"
         )
     try:
@@ -208,12 +219,11 @@ def evaluate(
     }
     curves: dict[str, dict[int, dict]] = {}
     oneshot_accuracy: dict[tuple[str, int], dict[int, float]] = {}
-    for method in methods:
+    for method, ks in oneshot.items():
         curves[method] = {}
         for k in ks:
             entry, accuracy = measure(f"{method}-{k}", {
-                s: read_model(seed_path(pruned / f"{method}-{k}", s), reference=first)
-                for s in seeds
+                s: read_model(pruned_path(pruned, s, method, k), reference=first) for s in seeds
             })
             drop = np.mean([dense_accuracy[s] - accuracy[s] for s in seeds])
             curves[method][k] = rounded({
@@ -225,9 +235,10 @@ def evaluate(
     finetune_document: dict[str, Any] = {"seeds": seeds, "spread": "min and max over seeds"}
     for schedule, method, k in tuned:
         name = f"{schedule}-{method}-{k}"
-        log = read_log(finetuned / name / "log.json", seeds)
+        paths = {s: finetuned_path(finetuned, s, schedule, method, k) for s in seeds}
+        log = {s: read_log(path.with_suffix(".json")) for s, path in paths.items()}
         entry, accuracy = measure(name, {
-            s: read_model(seed_path(finetuned / name, s), reference=first) for s in seeds
+            s: read_model(path, reference=first) for s, path in paths.items()
         })
         reference = oneshot_accuracy.get((method, k))
         gain = None if reference is None else float(
@@ -246,11 +257,11 @@ def evaluate(
     return document, finetune_document, curves
 
 
-def read_log(path: Path, seeds: list[int]) -> dict[int, dict]:
-    """The finetune stage's per-seed log, checked to cover ``seeds``."""
+def read_log(path: Path) -> dict:
+    """The finetune stage's log of one model: its seconds and validation accuracy."""
     try:
         log = json.loads(path.read_text())
-        return {s: log[f"seed_{s}"] for s in seeds}
+        return {"seconds": float(log["seconds"]), "val_accuracy": float(log["val_accuracy"])}
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise EvaluateError(
             f"cannot read the fine-tuning log {path}: {error!r}; run `dvc repro` to rebuild it"

@@ -1,119 +1,117 @@
-"""Stage finetune: retrain pruned networks with their masks fixed, for one (schedule, method, k).
+"""Stage finetune: retrain one pruned network with its mask fixed, for one (schedule, method, k, seed).
 
-For every seed of ``train.seeds``, starting from that seed's trained model and training on its
-training split only (the validation split is carved exactly as in the train stage):
+Starting from the seed's model and training on its training split only (the validation split is
+carved exactly as in the train stage):
 
-* ``oneshot``: prune by ``method`` at ``k`` (``prunelab.pruning.network_masks``), then train
-  the live sub-network -- dead units can neither change the logits nor learn -- with the mask
-  re-applied after every optimiser step, and write the weights back into the full shapes.
-* ``gradual``: train the full network while the sparsity rises from 0 to ``k`` along the cubic
-  schedule of Zhu & Gupta (``prunelab.finetune.gradual_plan``): before each scheduled step the
-  mask is recomputed by ``method`` from the current weights; after the ramp the final mask is
-  fixed.
+* ``oneshot``: ``--start`` is the one-shot pruned model (prune or reconstruct stage). Its zero
+  pattern is the mask (the logits kernel is never masked); the live sub-network -- dead units can
+  neither change the logits nor learn -- is trained with the mask re-applied after every
+  optimiser step, and written back into the full shapes. ``k = 0`` is the control: the dense
+  network trained for the same steps.
+* ``gradual``: ``--start`` is the dense model. The full network trains while the sparsity rises
+  from 0 to ``k`` along the cubic schedule of Zhu & Gupta (``prunelab.finetune.gradual_plan``):
+  before each scheduled step the mask is recomputed by ``method`` from the current weights;
+  after the ramp the final mask is fixed.
 
-Either way the saved zero pattern is exactly the mask that ``method`` gives at ``k`` (checked
-before writing). Writes ``{out}/seed-<s>.npz`` per seed and ``{out}/log.json`` (seconds,
-optimiser steps and validation accuracy per seed), all or nothing.
+Either way the weights the mask removed are still exactly zero (checked before writing). Writes
+``--out`` (``.npz``) and ``--log`` (seconds, optimiser steps, validation accuracy), both or none.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from prunelab.atomic import json_bytes, replace_folder
+from prunelab.atomic import json_bytes, write_files
 from prunelab.datasets import Split, load_train_split
+from prunelab.entry import StageError, prepare_tensorflow, run_stage
 from prunelab.finetune import gradual_plan, submatrices, write_back
-from prunelab.layout import dense_path, seed_path
 from prunelab.params import (
     FINETUNE_SCHEDULES,
     PRUNE_METHODS,
-    ParamsError,
+    RECONSTRUCT_METHODS,
     load_params,
     parse_choice,
     parse_percent,
+    parse_seed,
 )
 from prunelab.pruning import network_masks
 from prunelab.sparsity import accuracy_and_loss
 from prunelab.training import StepHooks, Trainer, split_validation, steps_per_epoch
-from prunelab.weights import WeightsError, load_kernels, save_kernels
+from prunelab.weights import kernels_bytes, load_kernels
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--schedule", required=True, help=" or ".join(FINETUNE_SCHEDULES))
-    parser.add_argument("--method", required=True, help=f"one of {', '.join(PRUNE_METHODS)}")
+    parser.add_argument("--method", required=True, help="a method of prune or reconstruct")
     parser.add_argument("--k", required=True, help="percentage to prune, an integer in [0, 100)")
+    parser.add_argument("--seed", required=True, help="the model's training seed")
     parser.add_argument("--data", type=Path, required=True, help="folder with the IDX files")
-    parser.add_argument("--models", type=Path, required=True,
-                        help="folder of seed-<s>/dense.npz (the train stage's output)")
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--start", type=Path, required=True,
+                        help="oneshot: the pruned .npz; gradual: the seed's dense.npz")
+    parser.add_argument("--out", type=Path, required=True, help="output .npz")
+    parser.add_argument("--log", type=Path, required=True, help="output JSON log")
     args = parser.parse_args(argv)
-    try:
-        params = load_params(args.params)
-        schedule = parse_choice("--schedule", args.schedule, FINETUNE_SCHEDULES)
-        method = parse_choice("--method", args.method, PRUNE_METHODS)
-        k = parse_percent("--k", args.k)
-        seeds = params["train"]["seeds"]
-        dense = {seed: load_kernels(dense_path(args.models, seed)) for seed in seeds}
-    except (ParamsError, WeightsError) as error:
-        print(f"finetune: error: {error}", file=sys.stderr)
-        return 1
+    return run_stage("finetune", lambda: finetune(args))
 
+
+def finetune(args: argparse.Namespace) -> None:
+    params = load_params(args.params)
+    schedule = parse_choice("--schedule", args.schedule, FINETUNE_SCHEDULES)
+    methods = PRUNE_METHODS + RECONSTRUCT_METHODS if schedule == "oneshot" else PRUNE_METHODS
+    method = parse_choice("--method", args.method, methods)
+    k = parse_percent("--k", args.k)
+    seed = parse_seed("--seed", args.seed, params["train"]["seeds"])
+    start = load_kernels(args.start)
+    prepare_tensorflow()
     import keras
     import tensorflow as tf
 
     tf.config.experimental.enable_op_determinism()
     train_all = load_train_split(args.data, params["data"]["train_images"])
-    results: dict[int, list[np.ndarray]] = {}
-    log: dict[str, dict[str, Any]] = {}
-    for seed in seeds:
-        fit, val = split_validation(train_all, params["train"]["validation_split"], seed)
-        keras.utils.set_random_seed(seed)
-        started = time.perf_counter()
-        run = finetune_oneshot if schedule == "oneshot" else finetune_gradual
-        kernels, masks, steps = run(dense[seed], method, k, seed, fit, params)
-        seconds = time.perf_counter() - started
-        check_zero_pattern(kernels, masks)
-        val_accuracy, _ = accuracy_and_loss(kernels, val.images, val.labels)
-        results[seed] = kernels
-        log[f"seed_{seed}"] = {
-            "seconds": round(seconds, 2),
-            "steps": steps,
-            "val_accuracy": round(val_accuracy, 6),
-        }
-        print(f"finetune: {schedule}-{method}-{k} seed {seed}: {log[f'seed_{seed}']}", flush=True)
-    with replace_folder(args.out) as staging:
-        for seed, kernels in results.items():
-            save_kernels(kernels, seed_path(staging, seed))
-        (staging / "log.json").write_bytes(json_bytes(log))
-    return 0
+    fit, val = split_validation(train_all, params["train"]["validation_split"], seed)
+    keras.utils.set_random_seed(seed)
+    started = time.perf_counter()
+    if schedule == "oneshot":
+        kernels, masks, steps = finetune_oneshot(start, seed, fit, params)
+    else:
+        kernels, masks, steps = finetune_gradual(start, method, k, seed, fit, params)
+    seconds = time.perf_counter() - started
+    check_zero_pattern(kernels, masks)
+    val_accuracy, _ = accuracy_and_loss(kernels, val.images, val.labels)
+    log = {"seconds": round(seconds, 2), "steps": steps, "val_accuracy": round(val_accuracy, 6)}
+    write_files({args.out: kernels_bytes(kernels), args.log: json_bytes(log)})
+    print(f"finetune: {schedule}-{method}-{k} seed {seed}: {log}", flush=True)
+
+
+def zero_pattern(kernels: list[np.ndarray]) -> list[np.ndarray]:
+    """The keep-masks of a pruned network: its non-zero weights; the logits kernel all kept."""
+    *hidden, logits = kernels
+    return [kernel != 0 for kernel in hidden] + [np.ones(logits.shape, dtype=bool)]
 
 
 def finetune_oneshot(
-    dense: list[np.ndarray], method: str, k: int, seed: int, fit: Split, params: dict
+    pruned: list[np.ndarray], seed: int, fit: Split, params: dict
 ) -> tuple[list[np.ndarray], list[np.ndarray], int]:
-    """Prune once, then train the live sub-network under its fixed mask."""
-    masks = network_masks(dense, method, k, seed)
-    small, small_masks = submatrices(dense, masks)
+    """Train the live sub-network of ``pruned`` under its fixed zero pattern."""
+    masks = zero_pattern(pruned)
+    small, small_masks = submatrices(pruned, masks)
     if any(kernel.shape[1] == 0 for kernel in small[:-1]):
         # Nothing reaches the logits: there is no network left to train.
-        return write_back(small, dense, masks), masks, 0
+        return write_back(small, pruned, masks), masks, 0
     from prunelab.model import get_kernels
 
     model, _ = masked_model(small, small_masks, params["finetune"]["dropout"])
     steps = fit_model(model, fit, seed, params)
-    return write_back(get_kernels(model), dense, masks), masks, steps
+    return write_back(get_kernels(model), pruned, masks), masks, steps
 
 
 def finetune_gradual(

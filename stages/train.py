@@ -13,13 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-# Quieter TensorFlow start-up; must be set before it is imported.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
 from prunelab.atomic import write_json
 from prunelab.datasets import load_dataset
-from prunelab.params import ParamsError, load_params
+from prunelab.entry import prepare_tensorflow
+from prunelab.params import ParamsError, load_params, parse_seed
 from prunelab.sparsity import accuracy_and_loss
 from prunelab.training import Trainer, split_validation, steps_per_epoch
 from prunelab.weights import save_kernels
@@ -37,12 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         params = load_params(args.params)
-        seed = parse_seed(args.seed, params["train"]["seeds"])
+        seed = parse_seed("--seed", args.seed, params["train"]["seeds"])
     except ParamsError as error:
         print(f"train: error: {error}", file=sys.stderr)
         return 1
     cfg, data_cfg = params["train"], params["data"]
 
+    prepare_tensorflow()
     import keras
     import tensorflow as tf
     from dvclive import Live
@@ -112,13 +110,6 @@ def main(argv: list[str] | None = None) -> int:
     write_json(metrics, args.metrics)
     print(f"train: {metrics}")
     return 0
-
-
-def parse_seed(text: str, seeds: list[int]) -> int:
-    """The ``--seed`` argument, which must be one of ``train.seeds``."""
-    if not text.isdigit() or int(text) not in seeds:
-        raise ParamsError(f"--seed is {text!r}: it must be one of train.seeds {seeds}")
-    return int(text)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import yaml
 
 from prunelab.datasets import TEST_IMAGES, TEST_LABELS, load_dataset, load_test_split
 from prunelab.idx import encode_idx
+from prunelab.layout import finetuned_path, pruned_path
 from prunelab.pruning import prune_network
 from prunelab.sparsity import accuracy_and_loss
 from prunelab.weights import KERNEL_SHAPES, forward, load_kernels, save_kernels
@@ -94,12 +95,17 @@ def world(tmp_path_factory):
         for method in METHODS:
             for k in KS:
                 save_kernels(prune_network(dense, method, k, seed), model_file(pruned, method, k, seed))
+        # A stand-in for a data-aware one-shot method: magnitude-pruned, survivors scaled.
+        for k in KS:
+            refit = [kernel * 0.9 for kernel in prune_network(dense, "weight", k, seed)]
+            save_kernels(refit, model_file(pruned, "weight_refit", k, seed))
         # Stand-ins for fine-tuned models: pruned, then the survivors nudged.
-        for name, method in (("oneshot-weight-50", "weight"), ("gradual-unit-50", "unit")):
+        for schedule, method in (("oneshot", "weight"), ("gradual", "unit")):
             tuned = [kernel * 1.01 for kernel in prune_network(dense, method, 50, seed)]
-            save_kernels(tuned, finetuned / name / f"seed-{seed}.npz")
-            log = {f"seed_{s}": {"seconds": 2.0 + s, "steps": 10, "val_accuracy": 0.5} for s in SEEDS}
-            (finetuned / name / "log.json").write_text(json.dumps(log))
+            path = finetuned_path(finetuned, seed, schedule, method, 50)
+            save_kernels(tuned, path)
+            log = {"seconds": 2.0 + seed, "steps": 10, "val_accuracy": 0.5}
+            path.with_suffix(".json").write_text(json.dumps(log))
     # A stale file of an item no longer in params.yaml: it must be ignored, not globbed.
     save_kernels(prune_network(dense, "weight", 77), model_file(pruned, "weight", 77, SEEDS[0]))
 
@@ -107,6 +113,7 @@ def world(tmp_path_factory):
     params["train"]["seeds"] = SEEDS
     params["prune"]["methods"] = METHODS
     params["prune"]["ks"] = KS
+    params["reconstruct"].update(methods=["weight_refit"], ks=KS)
     params["finetune"].update(methods=["weight"], ks=[50])
     params["gradual"].update(methods=["unit"], ks=[50])
     params["sensitivity"].update(methods=["weight", "unit"], ks=[90, 50])
@@ -116,7 +123,7 @@ def world(tmp_path_factory):
 
 
 def model_file(folder: Path, method: str, k: int, seed: int) -> Path:
-    return folder / f"{method}-{k}" / f"seed-{seed}.npz"
+    return pruned_path(folder, seed, method, k)
 
 
 def run_evaluate(world: Path, out: Path, pruned_dir: Path | None = None, params=None):
@@ -146,7 +153,7 @@ def evaluated(world, tmp_path_factory):
 
 def test_evaluate_writes_nested_metrics(world, evaluated):
     document = json.loads((evaluated / "metrics" / "pruning.json").read_text())
-    assert list(document) == ["test_examples", "seeds", "spread", "dense", *METHODS]
+    assert list(document) == ["test_examples", "seeds", "spread", "dense", *METHODS, "weight_refit"]
     assert document["test_examples"] == 60 and document["seeds"] == SEEDS
     for method in METHODS:
         assert list(document[method]) == ["0", "50"]  # ascending; the stale 77 is ignored
@@ -203,8 +210,10 @@ def test_evaluate_writes_finetune_metrics(world, evaluated):
     tuned = document["oneshot"]["weight"]["50"]
     test = load_test_split(world / "raw")
     accuracies = [
-        accuracy_and_loss(load_kernels(world / "finetuned" / "oneshot-weight-50" / f"seed-{s}.npz"),
-                          test.images, test.labels)[0]
+        accuracy_and_loss(
+            load_kernels(finetuned_path(world / "finetuned", s, "oneshot", "weight", 50)),
+            test.images, test.labels,
+        )[0]
         for s in SEEDS
     ]
     assert tuned["test_accuracy"] == pytest.approx(np.mean(accuracies), abs=1e-6)
@@ -239,7 +248,7 @@ def test_over_seeds_combines_entries() -> None:
 def test_evaluate_writes_one_curve_per_method(evaluated):
     curves = evaluated / "metrics" / "curves"
     assert {p.name for p in curves.iterdir()} == {f"{m}.csv" for m in METHODS} | {
-        "oneshot-weight.csv", "gradual-unit.csv"}
+        "weight_refit.csv", "oneshot-weight.csv", "gradual-unit.csv"}
     document = json.loads((evaluated / "metrics" / "pruning.json").read_text())
     for method in METHODS:
         with open(curves / f"{method}.csv", newline="") as stream:
@@ -263,13 +272,14 @@ def test_evaluate_reads_only_the_test_split(world):
 def test_missing_pruned_file_fails_clearly_and_writes_nothing(world, tmp_path):
     pruned = tmp_path / "pruned"
     pruned.mkdir()
-    for path in (world / "pruned").glob("*/*.npz"):
+    for path in (world / "pruned").glob("*/*/*.npz"):
         if path != model_file(world / "pruned", "unit", 50, SEEDS[1]):
-            (pruned / path.parent.name).mkdir(exist_ok=True)
-            (pruned / path.parent.name / path.name).write_bytes(path.read_bytes())
+            copy = pruned / path.relative_to(world / "pruned")
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_bytes(path.read_bytes())
     result = run_evaluate(world, tmp_path, pruned_dir=pruned)
     assert result.returncode == 1
-    assert f"unit-50/seed-{SEEDS[1]}.npz" in result.stderr
+    assert f"seed-{SEEDS[1]}/unit/50.npz" in result.stderr
     assert "dvc repro" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "metrics").exists()

@@ -121,12 +121,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def run_finetune(world: Path, out: Path, *args: str) -> int:
+def run_finetune(world: Path, out: Path, schedule: str, method: str, k: str, seed: int) -> int:
+    """The stage as DVC runs it: one-shot starts from the pruned model, gradual from the dense."""
     import finetune
 
+    dense = world / "models" / f"seed-{seed}" / "dense.npz"
+    start = dense
+    if schedule == "oneshot" and k.isdigit() and int(k) < 100:
+        start = world / "pruned" / f"{method}-{k}-{seed}.npz"
+        save_kernels(prune_network(load_kernels(dense), method, int(k), seed), start)
     return finetune.main([
-        "--params", str(world / "params.yaml"), *args, "--data", str(world / "raw"),
-        "--models", str(world / "models"), "--out", str(out),
+        "--params", str(world / "params.yaml"), "--schedule", schedule, "--method", method,
+        "--k", k, "--seed", str(seed), "--data", str(world / "raw"), "--start", str(start),
+        "--out", str(out), "--log", str(out.with_suffix(".json")),
     ])  # fmt: skip
 
 
@@ -134,53 +141,61 @@ def run_finetune(world: Path, out: Path, *args: str) -> int:
     ("oneshot", "unit", 90), ("oneshot", "weight", 95), ("gradual", "weight", 90),
     ("gradual", "unit", 50),
 ])  # fmt: skip
+@pytest.mark.parametrize("seed", [0, 1])
 def test_stage_keeps_exactly_the_pruning_mask_and_learns(
-    world: Path, tmp_path: Path, schedule: str, method: str, k: int
+    world: Path, tmp_path: Path, schedule: str, method: str, k: int, seed: int
 ) -> None:
-    out = tmp_path / f"{schedule}-{method}-{k}"
-    assert run_finetune(world, out, "--schedule", schedule, "--method", method, "--k", str(k)) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["log.json", "seed-0.npz", "seed-1.npz"]
-    log = json.loads((out / "log.json").read_text())
-    assert set(log) == {"seed_0", "seed_1"}
-    for seed in (0, 1):
-        dense = load_kernels(world / "models" / f"seed-{seed}" / "dense.npz")
-        tuned = load_kernels(out / f"seed-{seed}.npz")
-        assert log[f"seed_{seed}"]["steps"] == 3  # 270 training images / 100 per batch
-        if schedule == "oneshot":
-            # The very mask pruning sets, and trained values on the kept weights.
-            masks = network_masks(dense, method, k, seed)
-            for result, mask in zip(tuned, masks):
-                np.testing.assert_array_equal(result != 0, mask)
-            assert not np.array_equal(tuned[0], prune_network(dense, method, k, seed)[0])
-        else:
-            # The mask is recomputed along the way; at the end it is `method` at exactly k.
-            np.testing.assert_array_equal(
-                [np.count_nonzero(t == 0) for t in tuned],
-                [np.count_nonzero(p == 0) for p in prune_network(tuned, method, k, seed)],
-            )
-            assert tuned[-1].tobytes() != dense[-1].tobytes()  # the logits kernel trains too
+    out = tmp_path / f"{schedule}-{method}" / f"{k}.npz"
+    out.parent.mkdir()
+    assert run_finetune(world, out, schedule, method, str(k), seed) == 0
+    assert sorted(p.name for p in out.parent.iterdir()) == [f"{k}.json", f"{k}.npz"]
+    log = json.loads(out.with_suffix(".json").read_text())
+    assert set(log) == {"seconds", "steps", "val_accuracy"}
+    assert log["steps"] == 3  # 270 training images / 100 per batch
+    dense = load_kernels(world / "models" / f"seed-{seed}" / "dense.npz")
+    tuned = load_kernels(out)
+    if schedule == "oneshot":
+        # The very mask pruning sets, and trained values on the kept weights.
+        masks = network_masks(dense, method, k, seed)
+        for result, mask in zip(tuned, masks):
+            np.testing.assert_array_equal(result != 0, mask)
+        assert not np.array_equal(tuned[0], prune_network(dense, method, k, seed)[0])
+    else:
+        # The mask is recomputed along the way; at the end it is `method` at exactly k.
+        np.testing.assert_array_equal(
+            [np.count_nonzero(t == 0) for t in tuned],
+            [np.count_nonzero(p == 0) for p in prune_network(tuned, method, k, seed)],
+        )
+        assert tuned[-1].tobytes() != dense[-1].tobytes()  # the logits kernel trains too
+
+
+def test_the_control_at_k_0_trains_the_dense_network(world: Path, tmp_path: Path) -> None:
+    out = tmp_path / "0.npz"
+    assert run_finetune(world, out, "oneshot", "weight", "0", 1) == 0
+    dense, tuned = load_kernels(world / "models" / "seed-1" / "dense.npz"), load_kernels(out)
+    assert all(np.count_nonzero(t) == t.size for t in tuned)
+    assert all(not np.array_equal(t, d) for t, d in zip(tuned, dense))
 
 
 def test_stage_is_deterministic(world: Path, tmp_path: Path) -> None:
     for name in ("a", "b"):
-        args = ("--schedule", "oneshot", "--method", "weight", "--k", "50")
-        assert run_finetune(world, tmp_path / name, *args) == 0
-    for seed in (0, 1):
-        for x, y in zip(load_kernels(tmp_path / "a" / f"seed-{seed}.npz"),
-                        load_kernels(tmp_path / "b" / f"seed-{seed}.npz")):
-            np.testing.assert_array_equal(x, y)
+        (tmp_path / name).mkdir()
+        assert run_finetune(world, tmp_path / name / "50.npz", "oneshot", "weight", "50", 1) == 0
+    for x, y in zip(load_kernels(tmp_path / "a" / "50.npz"), load_kernels(tmp_path / "b" / "50.npz")):
+        np.testing.assert_array_equal(x, y)
 
 
 def test_stage_rejects_bad_arguments_and_missing_models(world: Path, tmp_path: Path, capsys):
-    out = tmp_path / "out"
-    assert run_finetune(world, out, "--schedule", "slow", "--method", "unit", "--k", "50") == 1
+    out = tmp_path / "out.npz"
+    assert run_finetune(world, out, "slow", "unit", "50", 0) == 1
     assert "--schedule is 'slow': it must be one of 'oneshot', 'gradual'" in capsys.readouterr().err
-    assert run_finetune(world, out, "--schedule", "oneshot", "--method", "unit", "--k", "100") == 1
+    assert run_finetune(world, out, "oneshot", "unit", "100", 0) == 1
     assert "--k is '100'" in capsys.readouterr().err
+    assert run_finetune(world, out, "gradual", "wanda", "50", 0) == 1  # gradual: magnitude only
+    assert "--method is 'wanda'" in capsys.readouterr().err
     partial = tmp_path / "partial"
     shutil.copytree(world, partial)
     shutil.rmtree(partial / "models" / "seed-1")
-    code = run_finetune(partial, out, "--schedule", "oneshot", "--method", "unit", "--k", "50")
-    assert code == 1
+    assert run_finetune(partial, out, "gradual", "unit", "50", 1) == 1
     assert "seed-1/dense.npz is missing: run `dvc repro`" in capsys.readouterr().err
-    assert not out.exists()
+    assert not out.exists() and not out.with_suffix(".json").exists()

@@ -131,14 +131,14 @@ def test_save_load_kernels_round_trip(tmp_path):
     kernels = _random_kernels(8)
     kernels[1] = kernels[1].astype(np.float64)  # saved as float32 regardless
     path = tmp_path / "models" / "weights.npz"
-    save_kernels(kernels, path, mask_0=np.ones(3, dtype=bool))
+    save_kernels(kernels, path)
     loaded = load_kernels(path)
     assert len(loaded) == 5
     for mine, theirs in zip(kernels, loaded, strict=True):
         assert theirs.dtype == np.float32
         np.testing.assert_array_equal(theirs, mine.astype(np.float32))
     with np.load(path) as archive:
-        assert sorted(archive.files) == sorted([f"kernel_{i}" for i in range(5)] + ["mask_0"])
+        assert sorted(archive.files) == [f"kernel_{i}" for i in range(5)]
     assert [p.name for p in path.parent.iterdir()] == ["weights.npz"]
 
 

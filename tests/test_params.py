@@ -149,6 +149,21 @@ def test_boundary_values_accepted(params, section, key, value):
     params[section][key] = value
     if (section, key, value) == ("data", "dataset", "mnist"):
         params["train"]["flip_augment"] = False
+    if (section, key) == ("prune", "ks"):
+        params["finetune"]["ks"] = value  # fine-tuning starts from these one-shot models
+    assert validate(params) is params
+
+
+def test_finetuning_needs_its_one_shot_models(params):
+    params["finetune"].update(methods=["weight", "wanda"], ks=[0, 33, 90])
+    params["reconstruct"]["methods"] = ["weight_refit"]
+    message = _error(params)
+    assert "'finetune.ks' has [33], which prune.ks lacks for 'weight'" in message
+    assert "'finetune.methods' has 'wanda', which reconstruct.methods does not make" in message
+
+
+def test_reconstruction_methods_can_be_fine_tuned(params):
+    params["finetune"].update(methods=["weight", "unit_refit"], ks=[0, 90])
     assert validate(params) is params
 
 

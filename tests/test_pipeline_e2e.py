@@ -1,105 +1,72 @@
 """End to end: the real `dvc repro` on a tiny configuration in a temporary git repository.
 
-Needs the Fashion-MNIST IDX files from Debian's dataset-fashion-mnist (`make test` installs it).
+The module's fixture runs the whole pipeline once and commits the result; every test starts from
+that commit (and puts it back), so each one passes on its own as well as in the suite.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
+from dvc_lab import new_lab, restore, run, stages_run, tiny_params, write_params
+from prunelab.layout import pruned_path
 from prunelab.weights import forward, load_kernels
-
-ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore", ".gitignore"]
 
 pytestmark = pytest.mark.e2e
 
 
-def tiny_params() -> dict:
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["data"].update(train_images=600, test_images=500)
-    params["train"].update(seeds=[0, 1], epochs=1, batch_size=64)
-    params["prune"]["ks"] = [0, 50, 90]
-    params["finetune"].update(ks=[50, 90], epochs=1, batch_size=64)
-    params["gradual"].update(methods=["weight"], ks=[90])
-    params["sensitivity"]["ks"] = [50, 90]
-    params["benchmark"].update(batch_sizes=[1, 8], repeats=3, warmup=1, cell_budget_s=0.02)
-    return params
-
-
-def run(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    # The stages call `python`: it must be this interpreter, with dvc and tensorflow installed.
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env.update(
-        GIT_AUTHOR_NAME="e2e", GIT_AUTHOR_EMAIL="e2e@localhost",
-        GIT_COMMITTER_NAME="e2e", GIT_COMMITTER_EMAIL="e2e@localhost",
-    )
-    command = [sys.executable, "-m", "dvc", *args] if args[0] != "git" else list(args)
-    result = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        pytest.fail(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def stages_run(output: str) -> set[str]:
-    return set(re.findall(r"Running stage '([^']+)'", output))
-
-
-def write_params(repo: Path, params: dict) -> None:
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+def instances(stage: str, methods: list[str], ks: list[int], seeds: list[int]) -> set[str]:
+    return {f"{stage}@{m}-{k}-{s}" for m in methods for k in ks for s in seeds}
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not Path("/usr/share/datasets/fashion-mnist").is_dir():
-        pytest.fail("Fashion-MNIST is missing: run `make test` (it installs dataset-fashion-mnist)")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The tiny lab after its first `dvc repro`, committed; and that repro's output."""
     repo = tmp_path_factory.mktemp("lab")
-    for name in PROJECT_FILES:
-        source, target = ROOT / name, repo / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, target)
-    write_params(repo, tiny_params())
-    run(repo, "git", "init", "-q")
+    new_lab(repo, tiny_params())
+    output = run(repo, "repro").stdout
     run(repo, "git", "add", "-A")
-    run(repo, "git", "commit", "-qm", "tiny lab")
-    return repo
+    run(repo, "git", "commit", "-qm", "baseline run")
+    return repo, output
 
 
-def test_repro_builds_every_output(repo: Path) -> None:
-    result = run(repo, "repro")
-    assert {"fetch_data", "train@0", "train@1", "prune@random-90", "finetune@unit-90",
-            "gradual@weight-90", "evaluate", "sensitivity", "benchmark", "export_compact",
-            "plot"} <= stages_run(result.stdout)
+@pytest.fixture
+def repo(lab: tuple[Path, str]) -> Path:
+    yield lab[0]
+    restore(lab[0])
+
+
+def test_repro_builds_every_output(lab: tuple[Path, str]) -> None:
+    repo, output = lab
+    params = tiny_params()
+    every = set(run(repo, "stage", "list", "--name-only").stdout.split())
+    assert stages_run(output) == every
+    assert instances("reconstruct", params["reconstruct"]["methods"], [0, 90], [0, 1]) <= every
     for seed in (0, 1):
         train = json.loads((repo / f"metrics/train/seed-{seed}.json").read_text())
         assert train["epochs_run"] == 1 and train["seed"] == seed
-        assert 0.1 < train["test_accuracy"] <= 1.0
+        # 600 images, one epoch: far from done, but well above chance (0.1).
+        assert train["test_accuracy"] > 0.4
     pruning = json.loads((repo / "metrics/pruning.json").read_text())
     for method in ("weight", "unit", "random", "global"):
         assert sorted(pruning[method], key=int) == ["0", "50", "90"]
         entry = pruning[method]["90"]
         assert sorted(entry["test_accuracy_seeds"]) == ["seed_0", "seed_1"]
         assert entry["test_accuracy_min"] <= entry["test_accuracy"] <= entry["test_accuracy_max"]
+    for method in ("weight_refit", "unit_refit", "wanda"):
+        assert sorted(pruning[method], key=int) == ["0", "90"]
+        assert pruning[method]["0"]["test_accuracy"] == pruning["weight"]["0"]["test_accuracy"]
+    assert pruning["weight_refit"]["90"]["sparsity"] == pruning["weight"]["90"]["sparsity"]
     finetune = json.loads((repo / "metrics/finetune.json").read_text())
-    assert sorted(finetune["oneshot"]) == ["unit", "weight"]
-    assert sorted(finetune["oneshot"]["unit"], key=int) == ["50", "90"]
+    assert sorted(finetune["oneshot"]) == ["unit", "weight_refit"]
+    assert sorted(finetune["oneshot"]["unit"], key=int) == ["0", "90"]
     assert list(finetune["gradual"]) == ["weight"] and list(finetune["gradual"]["weight"]) == ["90"]
-    # Fine-tuning keeps exactly the sparsity that pruning set.
-    for method in ("weight", "unit"):
+    # Fine-tuning keeps exactly the sparsity that one-shot pruning set.
+    for method in ("unit", "weight_refit"):
         assert finetune["oneshot"][method]["90"]["sparsity"] == pruning[method]["90"]["sparsity"]
     assert finetune["gradual"]["weight"]["90"]["sparsity"] == pruning["weight"]["90"]["sparsity"]
     sensitivity = json.loads((repo / "metrics/sensitivity.json").read_text())
@@ -107,14 +74,12 @@ def test_repro_builds_every_output(repo: Path) -> None:
     benchmark = json.loads((repo / "metrics/benchmark.json").read_text())
     for batch in ("1", "8"):
         cell = benchmark["unit"]["90"][batch]
-        assert cell["best"]["speedup_vs_fastest_dense"] > 0
-        assert cell[cell["best"]["route"]]["latency_ms"] > 0
+        assert cell["best"]["route"] in cell
     assert sorted(path.name for path in (repo / "data/compact").iterdir()) == [
         "unit-0.keras", "unit-50.keras", "unit-90.keras"]
     for png in ("pruning", "weight_magnitudes", "speedup", "finetune", "sensitivity"):
         assert (repo / f"metrics/{png}.png").stat().st_size > 10_000
     assert (repo / "metrics/results.md").read_text().count("\n| 90 ") == 1
-    assert (repo / "metrics/finetune.md").read_text().count("\n| weight | 90 ") == 1
 
 
 def test_compact_model_is_smaller_and_computes_the_same_logits(repo: Path) -> None:
@@ -124,7 +89,7 @@ def test_compact_model_is_smaller_and_computes_the_same_logits(repo: Path) -> No
     assert [layer.units for layer in model.layers if hasattr(layer, "units")] == [
         100, 100, 50, 20, 10]
     pixels = np.random.default_rng(0).random((64, 784), dtype=np.float32)
-    masked = forward(load_kernels(repo / "data/pruned/unit-90/seed-0.npz"), pixels)
+    masked = forward(load_kernels(pruned_path(repo / "data/pruned", 0, "unit", 90)), pixels)
     np.testing.assert_allclose(model.predict(pixels, verbose=0), masked, rtol=1e-4, atol=1e-4)
 
 
@@ -135,19 +100,35 @@ def test_second_repro_runs_nothing(repo: Path) -> None:
 
 
 def test_adding_a_k_reruns_only_its_instances_and_downstream(repo: Path) -> None:
-    run(repo, "git", "add", "-A")
-    run(repo, "git", "commit", "-qm", "baseline run")
     params = tiny_params()
     params["prune"]["ks"] = [0, 50, 85, 90]
     write_params(repo, params)
     ran = stages_run(run(repo, "repro").stdout)
-    downstream = {"evaluate", "benchmark", "export_compact", "plot"} & ran
-    assert ran - downstream == {f"prune@{m}-85" for m in ("weight", "unit", "random", "global")}
-    assert downstream == {"evaluate", "benchmark", "export_compact", "plot"}
+    aggregating = {"evaluate", "benchmark", "export_compact", "plot"}
+    assert ran == instances("prune", params["prune"]["methods"], [85], [0, 1]) | aggregating
     diff = json.loads(run(repo, "metrics", "diff", "--json").stdout)
     changed = diff["metrics/pruning.json"]
     assert "weight.85.test_accuracy" in changed and "unit.85.sparsity" in changed
     assert changed["weight.85.test_accuracy"]["old"] is None
+
+
+def test_adding_a_seed_runs_only_that_seeds_work_and_the_aggregates(repo: Path) -> None:
+    params = tiny_params()
+    params["train"]["seeds"] = [0, 1, 2]
+    write_params(repo, params)
+    ran = stages_run(run(repo, "repro").stdout)
+    new_seed = (
+        {"train@2"}
+        | instances("prune", params["prune"]["methods"], params["prune"]["ks"], [2])
+        | instances("reconstruct", params["reconstruct"]["methods"], [0, 90], [2])
+        | instances("finetune", params["finetune"]["methods"], [0, 90], [2])
+        | instances("gradual", ["weight"], [90], [2])
+    )
+    # The benchmark and the compact export read the first seed's models only.
+    assert ran == new_seed | {"evaluate", "sensitivity", "plot"}
+    pruning = json.loads((repo / "metrics/pruning.json").read_text())
+    assert sorted(pruning["unit_refit"]["90"]["test_accuracy_seeds"]) == [
+        "seed_0", "seed_1", "seed_2"]
 
 
 def test_bad_params_stop_before_any_work(repo: Path) -> None:
@@ -157,19 +138,15 @@ def test_bad_params_stop_before_any_work(repo: Path) -> None:
     result = run(repo, "repro", check=False)
     assert result.returncode != 0
     assert "prune.ks" in result.stdout + result.stderr
-    assert not (repo / "data/pruned/weight-100").exists()
+    assert not (repo / "data/pruned/seed-0/weight/100.npz").exists()
 
 
 def test_experiment_with_a_changed_param(repo: Path) -> None:
-    write_params(repo, tiny_params())
-    run(repo, "repro")
-    run(repo, "git", "add", "-A")
-    run(repo, "git", "commit", "-qm", "tiny lab, reproduced")
-    result = run(repo, "exp", "run", "-S", "train.seeds=[0,1,2]", "-n", "three-seeds")
+    result = run(repo, "exp", "run", "-S", "finetune.epochs=2", "-n", "longer-finetune")
     ran = stages_run(result.stdout)
-    # Only the new seed trains; everything that averages over seeds follows.
-    assert "train@2" in ran and not {"train@0", "train@1"} & ran
-    assert {"prune@weight-50", "finetune@unit-90", "evaluate", "sensitivity"} <= ran
+    params = tiny_params()
+    tuned = instances("finetune", params["finetune"]["methods"], [0, 90], [0, 1])
+    assert ran == tuned | instances("gradual", ["weight"], [90], [0, 1]) | {"evaluate", "plot"}
     shown = json.loads(run(repo, "exp", "show", "--json").stdout)
     names = {exp.get("name") for rev in shown for exp in rev.get("experiments") or []}
-    assert "three-seeds" in names
+    assert "longer-finetune" in names

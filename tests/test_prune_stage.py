@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -44,40 +43,62 @@ def run_stage(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def dense_file(workdir: Path, seed: int) -> Path:
+    return workdir / "models" / f"seed-{seed}" / "dense.npz"
+
+
 @pytest.mark.parametrize(
     ("method", "k"), [("weight", 50), ("unit", 90), ("weight", 0), ("random", 90), ("global", 90)]
 )
-def test_stage_prunes_every_seed_and_keeps_logits(workdir: Path, method: str, k: int) -> None:
-    out = workdir / "pruned" / f"{method}-{k}"
+@pytest.mark.parametrize("seed", SEEDS)
+def test_stage_prunes_one_seed_and_keeps_logits(
+    workdir: Path, tmp_path: Path, method: str, k: int, seed: int
+) -> None:
+    out = tmp_path / method / f"{k}.npz"
     result = run_stage(
-        workdir, "--method", method, "--k", str(k), "--models", str(workdir / "models"),
-        "--out", str(out),
+        workdir, "--method", method, "--k", str(k), "--seed", str(seed),
+        "--dense", str(dense_file(workdir, seed)), "--out", str(out),
     )
     assert result.returncode == 0, result.stderr
-    assert sorted(path.name for path in out.iterdir()) == sorted(f"seed-{s}.npz" for s in SEEDS)
-    for seed in SEEDS:
-        assert f"method={method} k={k} seed={seed}" in result.stdout
-        dense = load_kernels(workdir / "models" / f"seed-{seed}" / "dense.npz")
-        pruned = load_kernels(out / f"seed-{seed}.npz")
-        np.testing.assert_array_equal(pruned[0], prune_network(dense, method, k, seed)[0])
-        assert [p.shape for p in pruned] == list(KERNEL_SHAPES)
-        removed = [np.count_nonzero(kernel == 0) for kernel in pruned[:-1]]
-        if method == "unit":
-            assert removed == [count_to_prune(c, k) * r for r, c in KERNEL_SHAPES[:-1]]
-        elif method == "global":  # the same total, spread by one threshold
-            assert sum(removed) == sum(count_to_prune(r * c, k) for r, c in KERNEL_SHAPES[:-1])
-        else:
-            assert removed == [count_to_prune(r * c, k) for r, c in KERNEL_SHAPES[:-1]]
-        assert pruned[-1].tobytes() == dense[-1].tobytes()
+    assert f"prune: {method}-{k} seed {seed}" in result.stdout
+    assert [path.name for path in out.parent.iterdir()] == [out.name]
+    dense = load_kernels(dense_file(workdir, seed))
+    pruned = load_kernels(out)
+    expected = prune_network(dense, method, k, seed)
+    for got, want in zip(pruned, expected):
+        np.testing.assert_array_equal(got, want)
+    assert [p.shape for p in pruned] == list(KERNEL_SHAPES)
+    removed = [np.count_nonzero(kernel == 0) for kernel in pruned[:-1]]
+    if method == "unit":
+        assert removed == [count_to_prune(c, k) * r for r, c in KERNEL_SHAPES[:-1]]
+    elif method == "global":  # the same total, spread by one threshold
+        assert sum(removed) == sum(count_to_prune(r * c, k) for r, c in KERNEL_SHAPES[:-1])
+    else:
+        assert removed == [count_to_prune(r * c, k) for r, c in KERNEL_SHAPES[:-1]]
+    assert pruned[-1].tobytes() == dense[-1].tobytes()
+
+
+def test_random_pruning_follows_the_seed(workdir: Path, tmp_path: Path) -> None:
+    """The same dense model pruned under two seeds: two different random patterns."""
+    outs = [tmp_path / f"{seed}.npz" for seed in SEEDS]
+    for seed, out in zip(SEEDS, outs):
+        result = run_stage(
+            workdir, "--method", "random", "--k", "50", "--seed", str(seed),
+            "--dense", str(dense_file(workdir, SEEDS[0])), "--out", str(out),
+        )
+        assert result.returncode == 0, result.stderr
+    first, second = (load_kernels(out)[0] == 0 for out in outs)
+    assert first.sum() == second.sum() and (first != second).any()
 
 
 def test_stage_does_not_import_tensorflow(workdir: Path, tmp_path: Path) -> None:
-    out = tmp_path / "unit-50"
+    out = tmp_path / "unit" / "50.npz"
     code = (
         "import sys; sys.path.insert(0, 'stages'); import runpy;"
         "module = runpy.run_path('stages/prune.py', run_name='prune');"
         f"rc = module['main'](['--params', {str(workdir / 'params.yaml')!r}, '--method', 'unit',"
-        f" '--k', '50', '--models', {str(workdir / 'models')!r}, '--out', {str(out)!r}]);"
+        f" '--k', '50', '--seed', '{SEEDS[0]}', '--dense', {str(dense_file(workdir, SEEDS[0]))!r},"
+        f" '--out', {str(out)!r}]);"
         "assert rc == 0, rc;"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'));"
         "assert not heavy, heavy"
@@ -92,20 +113,22 @@ def test_stage_does_not_import_tensorflow(workdir: Path, tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--method", "magnitude", "--k", "50"], "--method is 'magnitude'"),
-        (["--method", "weight", "--k", "100"], "--k is '100'"),
-        (["--method", "unit", "--k", "-1"], "--k is '-1'"),
-        (["--method", "unit", "--k", "150"], "--k is '150'"),
-        (["--method", "weight", "--k", "fifty"], "--k is 'fifty'"),
-        (["--method", "weight", "--k", "12.5"], "--k is '12.5'"),
+        (["--method", "magnitude", "--k", "50", "--seed", "4"], "--method is 'magnitude'"),
+        (["--method", "weight", "--k", "100", "--seed", "4"], "--k is '100'"),
+        (["--method", "unit", "--k", "-1", "--seed", "4"], "--k is '-1'"),
+        (["--method", "unit", "--k", "150", "--seed", "4"], "--k is '150'"),
+        (["--method", "weight", "--k", "fifty", "--seed", "4"], "--k is 'fifty'"),
+        (["--method", "weight", "--k", "12.5", "--seed", "4"], "--k is '12.5'"),
+        (["--method", "weight", "--k", "50", "--seed", "3"], "--seed is '3'"),
+        (["--method", "weight", "--k", "50", "--seed", "x"], "--seed is 'x'"),
     ],
 )
-def test_stage_rejects_bad_method_or_k(workdir: Path, args: list[str], message: str) -> None:
-    out = workdir / "bad" / "out"
-    result = run_stage(workdir, *args, "--models", str(workdir / "models"), "--out", str(out))
+def test_stage_rejects_bad_method_k_or_seed(workdir: Path, args: list[str], message: str) -> None:
+    out = workdir / "bad" / "out.npz"
+    result = run_stage(workdir, *args, "--dense", str(dense_file(workdir, 4)), "--out", str(out))
     assert result.returncode == 1
-    assert message in result.stderr
-    assert "[0, 100)" in result.stderr or "'weight', 'unit', 'random', 'global'" in result.stderr
+    assert result.stderr.startswith(f"prune: error: {message}")
+    assert "Traceback" not in result.stderr
     assert not out.exists() and not out.parent.exists()
 
 
@@ -114,25 +137,24 @@ def test_stage_validates_params_before_anything(workdir: Path, tmp_path: Path) -
     params = params.replace("methods: [weight, unit, random, global]", "methods: [magnitude]")
     assert "magnitude" in params
     (tmp_path / "params.yaml").write_text(params)
-    out = tmp_path / "out"
-    # Missing weights files and a bad --k: the params error must be the one reported.
+    out = tmp_path / "out.npz"
+    # A missing weights file and a bad --k: the params error must be the one reported.
     result = run_stage(
-        tmp_path, "--method", "weight", "--k", "500", "--models", str(tmp_path / "none"),
-        "--out", str(out),
+        tmp_path, "--method", "weight", "--k", "500", "--seed", "4",
+        "--dense", str(tmp_path / "none.npz"), "--out", str(out),
     )
     assert result.returncode == 1
     assert "prune.methods" in result.stderr and "--k" not in result.stderr
     assert not out.exists()
 
 
-def test_stage_reports_a_missing_seed_and_writes_nothing(workdir: Path, tmp_path: Path) -> None:
-    models = tmp_path / "models"
-    shutil.copytree(workdir / "models" / f"seed-{SEEDS[0]}", models / f"seed-{SEEDS[0]}")
-    out = tmp_path / "out"
+def test_stage_reports_a_missing_model_and_writes_nothing(workdir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "50.npz"
+    missing = tmp_path / "models" / "seed-4" / "dense.npz"
     result = run_stage(
-        workdir, "--method", "weight", "--k", "50", "--models", str(models), "--out", str(out),
+        workdir, "--method", "weight", "--k", "50", "--seed", "4", "--dense", str(missing),
+        "--out", str(out),
     )
     assert result.returncode == 1
-    assert "cannot read kernels" in result.stderr
-    assert f"seed-{SEEDS[1]}/dense.npz is missing: run `dvc repro`" in result.stderr
-    assert not out.exists() and list(tmp_path.iterdir()) == [models]
+    assert f"prune: error: {missing} is missing: run `dvc repro`" in result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from prunelab import sparse_exec
+from prunelab.layout import pruned_path
 from prunelab.pruning import prune_network
 from prunelab.weights import KERNEL_SHAPES, LAYER_SIZES, forward, save_kernels
 
@@ -134,6 +135,7 @@ def test_benchmark_stage_end_to_end(tmp_path):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["train"]["seeds"] = [5, 6]  # the first seed's models are timed
     params["prune"] = {"methods": ["weight", "unit", "random"], "ks": [90, 0]}
+    params["finetune"]["ks"] = [90]
     params["benchmark"] = {"methods": ["weight", "unit"], "batch_sizes": [1, 20], "repeats": 3,
                            "warmup": 1, "cell_budget_s": 0.01}
     params_path = tmp_path / "params.yaml"
@@ -143,13 +145,14 @@ def test_benchmark_stage_end_to_end(tmp_path):
     for method in ("weight", "unit"):
         for k in params["prune"]["ks"]:
             save_kernels(prune_network(dense, method, k),
-                         tmp_path / "pruned" / f"{method}-{k}" / "seed-5.npz")
+                         pruned_path(tmp_path / "pruned", 5, method, k))
     # Not in params: must be ignored.
-    save_kernels(dense, tmp_path / "pruned" / "weight-50" / "seed-5.npz")
+    save_kernels(dense, pruned_path(tmp_path / "pruned", 5, "weight", 50))
     metrics, table = tmp_path / "out" / "benchmark.json", tmp_path / "out" / "benchmark.csv"
     code = benchmark.main([
         "--params", str(params_path), "--models", str(tmp_path / "models"),
-        "--pruned-dir", str(tmp_path / "pruned"), "--metrics", str(metrics), "--csv", str(table),
+        "--pruned-dir", str(tmp_path / "pruned"), "--seed", "5", "--metrics", str(metrics),
+        "--csv", str(table),
     ])
     assert code == 0
     document = json.loads(metrics.read_text())
@@ -193,7 +196,7 @@ def test_benchmark_rejects_missing_model(tmp_path, capsys):
     save_kernels(he_kernels(3), tmp_path / "models" / "seed-0" / "dense.npz")
     code = benchmark.main([
         "--params", str(REPO / "params.yaml"), "--models", str(tmp_path / "models"),
-        "--pruned-dir", str(tmp_path / "none"), "--metrics", str(tmp_path / "m.json"),
+        "--pruned-dir", str(tmp_path / "none"), "--seed", "0", "--metrics", str(tmp_path / "m.json"),
         "--csv", str(tmp_path / "m.csv"),
     ])
     assert code == 1

@@ -1,7 +1,14 @@
-"""Where the stages keep one model per training seed: the folder layout, in one place.
+"""Where the stages keep their per-seed models: the folder layout, in one place.
 
-The train stage's outputs are named in ``dvc.yaml`` (``data/models/seed-<s>/dense.npz``);
-every later stage finds models through these functions.
+Everything a seed owns lives under its own ``seed-<s>`` folder, and each curve (a method, or a
+schedule and method) in a folder of its own, so a stage can declare as its DVC dependency
+exactly the models it reads -- adding a seed, or a k to another method, leaves them untouched:
+
+* ``<models>/seed-<s>/dense.npz``: the train stage's kernels;
+* ``<pruned>/seed-<s>/<method>/<k>.npz``: one-shot pruned (prune and reconstruct stages);
+* ``<finetuned>/seed-<s>/<schedule>-<method>/<k>.npz``, and ``<k>.json`` its log: fine-tuned.
+
+``dvc.yaml`` spells out the same paths in the stages' ``cmd``, ``deps`` and ``outs``.
 """
 
 from __future__ import annotations
@@ -14,7 +21,12 @@ def dense_path(models: Path, seed: int) -> Path:
     return models / f"seed-{seed}" / "dense.npz"
 
 
-def seed_path(folder: Path, seed: int) -> Path:
-    """One seed's model in a per-item folder (``<folder>/seed-<s>.npz``), e.g. a
-    ``prune@<method>-<k>`` or ``finetune@<method>-<k>`` output."""
-    return folder / f"seed-{seed}.npz"
+def pruned_path(pruned: Path, seed: int, method: str, k: int) -> Path:
+    """A one-shot pruned model: ``<pruned>/seed-<s>/<method>/<k>.npz``."""
+    return pruned / f"seed-{seed}" / method / f"{k}.npz"
+
+
+def finetuned_path(finetuned: Path, seed: int, schedule: str, method: str, k: int) -> Path:
+    """A fine-tuned model, ``<finetuned>/seed-<s>/<schedule>-<method>/<k>.npz``; its log is the
+    same path with the suffix ``.json``."""
+    return finetuned / f"seed-{seed}" / f"{schedule}-{method}" / f"{k}.npz"

@@ -17,6 +17,9 @@ import yaml
 DATASETS = ("fashion-mnist", "mnist")
 LR_SCHEDULES = ("constant", "cosine")
 PRUNE_METHODS = ("weight", "unit", "random", "global")
+# One-shot methods that also read calibration data (prunelab.reconstruct): the magnitude mask
+# with the kept weights re-solved, units with the next matrix re-solved, and Wanda's scores.
+RECONSTRUCT_METHODS = ("weight_refit", "unit_refit", "wanda")
 # "oneshot": prune, then retrain with the mask fixed; "gradual": sparsity rises from 0 to k
 # along Zhu & Gupta's cubic schedule while training.
 FINETUNE_SCHEDULES = ("oneshot", "gradual")
@@ -104,8 +107,15 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "methods": _unique_list(_one_of(PRUNE_METHODS), "pruning methods"),
         "ks": _PERCENTAGES,
     },
+    "reconstruct": {
+        "methods": _unique_list(_one_of(RECONSTRUCT_METHODS), "pruning methods"),
+        "ks": _PERCENTAGES,
+        "calibration_images": _int_at_least(1),
+        "ridge": _number_in(0, 1, low_open=False, high_open=True),
+        "refit_logits": Field(lambda v: isinstance(v, bool), "true or false"),
+    },
     "finetune": {
-        "methods": _unique_list(_one_of(PRUNE_METHODS), "pruning methods"),
+        "methods": _unique_list(_one_of(PRUNE_METHODS + RECONSTRUCT_METHODS), "pruning methods"),
         "ks": _PERCENTAGES,
         "epochs": _int_at_least(1),
         "batch_size": _int_at_least(1),
@@ -182,9 +192,37 @@ def validate(params: Any, source: str = "params.yaml") -> dict[str, dict[str, An
                 f"'benchmark.methods' has {untimed}, which prune.methods does not make: add them "
                 "to prune.methods or drop them from benchmark.methods"
             )
+    if not problems:
+        problems += _unpruned_finetune_starts(params)
     if problems:
         raise ParamsError(f"{source} is invalid:\n  - " + "\n  - ".join(problems))
     return params
+
+
+def _unpruned_finetune_starts(params: dict[str, dict[str, Any]]) -> list[str]:
+    """One-shot fine-tuning starts from the one-shot model of the same method and k, so that
+    model must be one the prune or reconstruct stage makes."""
+    made = {
+        method: set(params[section]["ks"])
+        for section in ("prune", "reconstruct")
+        for method in params[section]["methods"]
+    }
+    problems = []
+    for method in params["finetune"]["methods"]:
+        section = "prune" if method in PRUNE_METHODS else "reconstruct"
+        if method not in made:
+            problems.append(
+                f"'finetune.methods' has {method!r}, which {section}.methods does not make: "
+                f"add it to {section}.methods or drop it from finetune.methods"
+            )
+            continue
+        absent = sorted(set(params["finetune"]["ks"]) - made[method])
+        if absent:
+            problems.append(
+                f"'finetune.ks' has {absent}, which {section}.ks lacks for {method!r} "
+                f"(fine-tuning starts from the one-shot model): add them to {section}.ks"
+            )
+    return problems
 
 
 def parse_choice(flag: str, text: str, choices: tuple[str, ...]) -> str:
@@ -200,6 +238,13 @@ def parse_percent(flag: str, text: str) -> int:
     # Stricter than int(), which would also take "5_0" or " 50".
     if re.fullmatch(r"[+-]?[0-9]+", text) is None or not 0 <= int(text) < 100:
         raise ParamsError(f"{flag} is {text!r}: it must be an integer in [0, 100)")
+    return int(text)
+
+
+def parse_seed(flag: str, text: str, seeds: list[int]) -> int:
+    """A command-line seed, which must be one of ``train.seeds``."""
+    if re.fullmatch(r"[0-9]+", text) is None or int(text) not in seeds:
+        raise ParamsError(f"{flag} is {text!r}: it must be one of train.seeds {seeds}")
     return int(text)
 
 

@@ -156,6 +156,11 @@ def shrink(kernels: list[np.ndarray]) -> list[np.ndarray]:
     return [array[rows][:, columns].copy() for array, (rows, columns) in zip(arrays, masks)]
 
 
+def zero_counts(kernels: list[np.ndarray]) -> str:
+    """``zeros/size`` of every kernel, for a stage's log line."""
+    return ", ".join(f"{int(np.count_nonzero(kernel == 0))}/{kernel.size}" for kernel in kernels)
+
+
 def _ratio(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 

@@ -6,30 +6,29 @@ A weights file is an ``.npz`` holding ``kernel_0`` ... ``kernel_4``, each of sha
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from prunelab.atomic import write_files
+
 LAYER_SIZES = (784, 1000, 1000, 500, 200, 10)
 KERNEL_SHAPES = tuple(zip(LAYER_SIZES[:-1], LAYER_SIZES[1:]))
 
 
-def save_kernels(kernels: list[np.ndarray], path: Path, **extra: np.ndarray) -> None:
-    """Write the kernels (and optional extra arrays) to a compressed ``.npz``, atomically."""
+def kernels_bytes(kernels: list[np.ndarray]) -> bytes:
+    """The compressed ``.npz`` bytes of the kernels, as float32 ``kernel_0`` ... arrays."""
     arrays = {f"kernel_{i}": np.asarray(k, dtype=np.float32) for i, k in enumerate(kernels)}
-    arrays.update(extra)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez_compressed(stream, **arrays)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def save_kernels(kernels: list[np.ndarray], path: Path) -> None:
+    """Write the kernels to a compressed ``.npz``, atomically."""
+    write_files({path: kernels_bytes(kernels)})
 
 
 class WeightsError(ValueError):

@@ -1,0 +1,84 @@
+"""A throw-away copy of the lab for the end-to-end tests: the real `dvc` in a temporary git
+repository, on a tiny configuration. Needs the Fashion-MNIST IDX files from Debian's
+dataset-fashion-mnist (`make test` installs it)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore", ".gitignore"]
+
+
+def tiny_params() -> dict:
+    """The default params, shrunk to run in about a minute: 600 training images, one epoch."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["data"].update(train_images=600, test_images=500)
+    params["train"].update(seeds=[0, 1], epochs=1, batch_size=64)
+    params["prune"]["ks"] = [0, 50, 90]
+    params["reconstruct"].update(ks=[0, 90], calibration_images=256)
+    params["finetune"].update(methods=["unit", "weight_refit"], ks=[0, 90], epochs=1,
+                              batch_size=64)
+    params["gradual"].update(methods=["weight"], ks=[90])
+    params["sensitivity"]["ks"] = [50, 90]
+    params["benchmark"].update(batch_sizes=[1, 8], repeats=3, warmup=1, cell_budget_s=0.02)
+    return params
+
+
+def run(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """`dvc <args>` (or `git ...`) in ``repo``, with this interpreter's environment."""
+    env = dict(os.environ)
+    # The stages call `python`: it must be this interpreter, with dvc and tensorflow installed.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env.update(
+        GIT_AUTHOR_NAME="e2e", GIT_AUTHOR_EMAIL="e2e@localhost",
+        GIT_COMMITTER_NAME="e2e", GIT_COMMITTER_EMAIL="e2e@localhost",
+    )
+    command = [sys.executable, "-m", "dvc", *args] if args[0] != "git" else list(args)
+    result = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        pytest.fail(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def stages_run(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+def write_params(repo: Path, params: dict) -> None:
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def copy_project(target: Path) -> None:
+    if not Path("/usr/share/datasets/fashion-mnist").is_dir():
+        pytest.fail("Fashion-MNIST is missing: run `make test` (it installs dataset-fashion-mnist)")
+    for name in PROJECT_FILES:
+        source, copy = ROOT / name, target / name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, copy)
+
+
+def new_lab(target: Path, params: dict) -> None:
+    """The project in ``target`` with ``params``, as the first commit of a new git repository."""
+    copy_project(target)
+    write_params(target, params)
+    run(target, "git", "init", "-q")
+    run(target, "git", "add", "-A")
+    run(target, "git", "commit", "-qm", "tiny lab")
+
+
+def restore(repo: Path) -> None:
+    """Back to the last commit: tracked files from git, DVC outputs from the cache."""
+    run(repo, "git", "checkout", "-q", "--", ".")
+    run(repo, "checkout", "--force")

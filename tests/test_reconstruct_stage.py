@@ -1,0 +1,133 @@
+"""The reconstruct stage script, run as DVC runs it: a subprocess from the project root."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from prunelab.datasets import TRAIN_IMAGES, TRAIN_LABELS
+from prunelab.idx import encode_idx
+from prunelab.pruning import count_to_prune
+from prunelab.weights import KERNEL_SHAPES, load_kernels, save_kernels
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "stages" / "reconstruct.py"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Training IDX files only (no test split exists to be read), a dense model, small params."""
+    root = tmp_path_factory.mktemp("reconstruct")
+    rng = np.random.default_rng(3)
+    (root / "raw").mkdir()
+    images = rng.integers(0, 256, size=(400, 28, 28), dtype=np.uint8)
+    (root / "raw" / TRAIN_IMAGES).write_bytes(encode_idx(images))
+    (root / "raw" / TRAIN_LABELS).write_bytes(encode_idx(rng.integers(0, 10, 400, np.uint8)))
+    kernels = [
+        (rng.standard_normal(shape) * np.sqrt(2 / shape[0])).astype(np.float32)
+        for shape in KERNEL_SHAPES
+    ]
+    save_kernels(kernels, root / "dense.npz")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["train"]["seeds"] = [4]
+    params["reconstruct"]["calibration_images"] = 128
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    return root
+
+
+def run_stage(world: Path, *args: str, code: str | None = None) -> subprocess.CompletedProcess:
+    argv = ["--params", str(world / "params.yaml"), "--data", str(world / "raw"),
+            "--dense", str(world / "dense.npz"), *args]
+    if code is None:
+        command = [sys.executable, str(SCRIPT), *argv]
+    else:  # run main() in-process, then the checks in `code`
+        command = [sys.executable, "-c", (
+            "import sys; sys.path.insert(0, 'stages'); import runpy;"
+            "module = runpy.run_path('stages/reconstruct.py', run_name='reconstruct');"
+            f"rc = module['main']({argv!r}); assert rc == 0, rc; {code}")]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("method", ["weight_refit", "unit_refit", "wanda"])
+def test_stage_prunes_exactly_and_keeps_the_logits_unpruned(
+    world: Path, tmp_path: Path, method: str
+) -> None:
+    out = tmp_path / "90.npz"
+    result = run_stage(world, "--method", method, "--k", "90", "--seed", "4", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert f"reconstruct: {method}-90 seed 4" in result.stdout
+    kernels = load_kernels(out)
+    assert [k.shape for k in kernels] == list(KERNEL_SHAPES)
+    zero_columns = [int(np.all(k == 0, axis=0).sum()) for k in kernels[:-1]]
+    if method == "unit_refit":
+        assert zero_columns == [count_to_prune(c, 90) for _, c in KERNEL_SHAPES[:-1]]
+    else:
+        removed = [int(np.count_nonzero(k == 0)) for k in kernels[:-1]]
+        assert removed == [count_to_prune(r * c, 90) for r, c in KERNEL_SHAPES[:-1]]
+    assert np.count_nonzero(np.all(kernels[-1] == 0, axis=0)) == 0  # no class is deleted
+
+
+def test_stage_reads_no_test_image_and_imports_no_tensorflow(world: Path, tmp_path: Path) -> None:
+    # The world has no test files: opening one would fail. And no TensorFlow may load.
+    out = tmp_path / "95.npz"
+    checks = (
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'));"
+        "assert not heavy, heavy"
+    )
+    result = run_stage(
+        world, "--method", "weight_refit", "--k", "95", "--seed", "4", "--out", str(out),
+        code=checks,
+    )
+    assert result.returncode == 0, result.stderr
+    assert out.exists()
+    assert sorted(p.name for p in (world / "raw").iterdir()) == [TRAIN_IMAGES, TRAIN_LABELS]
+
+
+def test_stage_is_deterministic(world: Path, tmp_path: Path) -> None:
+    outs = [tmp_path / "a.npz", tmp_path / "b.npz"]
+    for out in outs:
+        result = run_stage(world, "--method", "unit_refit", "--k", "50", "--seed", "4",
+                           "--out", str(out))
+        assert result.returncode == 0, result.stderr
+    assert outs[0].read_bytes() == outs[1].read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--method", "weight", "--k", "50", "--seed", "4"], "--method is 'weight'"),
+        (["--method", "wanda", "--k", "100", "--seed", "4"], "--k is '100'"),
+        (["--method", "wanda", "--k", "50", "--seed", "0"], "--seed is '0'"),
+    ],
+)
+def test_stage_rejects_bad_arguments_and_writes_nothing(
+    world: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    out = tmp_path / "out.npz"
+    result = run_stage(world, *args, "--out", str(out))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"reconstruct: error: {message}")
+    assert not out.exists()
+
+
+def test_too_few_training_images_for_the_calibration_is_a_clear_error(
+    world: Path, tmp_path: Path
+) -> None:
+    params = yaml.safe_load((world / "params.yaml").read_text())
+    params["reconstruct"]["calibration_images"] = 5000
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    out = tmp_path / "out.npz"
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--params", str(tmp_path / "params.yaml"),
+         "--data", str(world / "raw"), "--dense", str(world / "dense.npz"),
+         "--method", "wanda", "--k", "50", "--seed", "4", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 1
+    assert "reconstruct.calibration_images" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()

@@ -1,0 +1,123 @@
+"""End to end: a second clone reuses every result through a DVC remote and trains nothing.
+
+Repo A runs the tiny pipeline, `dvc push --run-cache`es to a local-folder remote named in its
+committed `.dvc/config`, and commits dvc.lock and the uncached metrics (`cache: false` outputs
+are committed to git). Two `git clone`s of A then get the data back, each its own way:
+
+- B: `dvc pull`, then `dvc repro`;
+- C: `dvc repro --pull` alone, with the remote's URL overridden in its own `.dvc/config.local`
+  (as a user whose mount point differs would do).
+
+Neither may run a stage, and their outputs must be A's, byte for byte. Needs the Fashion-MNIST
+IDX files from Debian's dataset-fashion-mnist (`make test` installs it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dvc_lab import copy_project, run, stages_run, tiny_params, write_params
+
+pytestmark = pytest.mark.e2e
+
+REMOTE = "shared"
+
+
+def smaller_params() -> dict:
+    """The e2e tests' tiny params, one seed and one k per list: sharing, not pruning,
+    is under test here."""
+    params = tiny_params()
+    params["train"]["seeds"] = params["train"]["seeds"][:1]
+    for section in params.values():
+        if isinstance(section, dict) and isinstance(section.get("ks"), list):
+            section["ks"] = section["ks"][-1:]
+    return params
+
+
+def files_under(folder: Path) -> dict[str, bytes]:
+    return {path.relative_to(folder).as_posix(): path.read_bytes()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def committed(repo: Path, pattern: str) -> list[str]:
+    return run(repo, "git", "ls-files", pattern).stdout.split()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A after `repro`, `push --run-cache` and a commit; the remote; a folder for clones."""
+    base = tmp_path_factory.mktemp("shared-lab")
+    remote, a = base / "remote", base / "A"
+    remote.mkdir()
+    a.mkdir()
+    copy_project(a)
+    write_params(a, smaller_params())
+    run(a, "git", "init", "-q")
+    run(a, "remote", "add", "--default", REMOTE, str(remote))  # into the committed .dvc/config
+    run(a, "git", "add", "-A")
+    run(a, "git", "commit", "-qm", "tiny lab with a shared remote")
+
+    result = run(a, "repro")
+    every_stage = set(run(a, "stage", "list", "--all", "--name-only").stdout.split())
+    assert stages_run(result.stdout) == every_stage, "A's first repro should run every stage"
+    run(a, "push", "--run-cache")
+    run(a, "git", "add", "-A")
+    run(a, "git", "commit", "-qm", "results")
+    assert run(a, "git", "status", "--porcelain").stdout == ""
+    return {"base": base, "remote": remote, "A": a}
+
+
+def clone(lab: dict[str, Path], name: str) -> Path:
+    target = lab["base"] / name
+    run(lab["base"], "git", "clone", "-q", str(lab["A"]), str(target))
+    assert not (target / "data").exists(), "the clone should start without any DVC output"
+    return target
+
+
+def assert_same_results(a: Path, b: Path) -> None:
+    metrics = committed(a, "*.json")
+    assert any(name.startswith("metrics/") for name in metrics), "A committed no metrics JSON"
+    for name in metrics + ["dvc.lock"]:
+        assert (b / name).read_bytes() == (a / name).read_bytes(), f"{name} differs from A's"
+    models = sorted((a / "data/models").rglob("*.npz"))
+    assert models, "A has no data/models/**/*.npz"
+    theirs, ours = files_under(a / "data"), files_under(b / "data")
+    assert sorted(ours) == sorted(theirs), "the clone's data/ holds other files than A's"
+    different = [name for name in theirs if theirs[name] != ours[name]]
+    assert not different, f"these outputs differ from A's: {different}"
+    assert run(b, "git", "status", "--porcelain").stdout == "", "the clone rewrote tracked files"
+
+
+def test_the_remote_is_in_the_committed_config(lab: dict[str, Path]) -> None:
+    config = (lab["A"] / ".dvc/config").read_text()
+    assert f"remote = {REMOTE}" in config and str(lab["remote"]) in config
+    assert ".dvc/config" in committed(lab["A"], ".dvc/config")
+    assert any((lab["remote"] / "files").rglob("*")), "dvc push sent nothing"
+    assert any((lab["remote"] / "runs").rglob("*")), "dvc push --run-cache sent no run-cache"
+
+
+def test_pull_then_repro_runs_no_stage(lab: dict[str, Path]) -> None:
+    b = clone(lab, "B")
+    run(b, "pull")
+    result = run(b, "repro")
+    assert stages_run(result.stdout) == set(), result.stdout
+    assert "Data and pipelines are up to date" in result.stdout
+    assert_same_results(lab["A"], b)
+
+
+def test_repro_pull_runs_no_stage_with_a_per_user_remote_url(lab: dict[str, Path]) -> None:
+    c = clone(lab, "C")
+    # The same storage under another path, set for this clone only (git ignores config.local).
+    mount = lab["base"] / "mount"
+    mount.symlink_to(lab["remote"], target_is_directory=True)
+    run(c, "remote", "modify", "--local", REMOTE, "url", str(mount))
+    assert run(c, "git", "status", "--porcelain").stdout == ""
+    result = run(c, "repro", "--pull")
+    assert stages_run(result.stdout) == set(), result.stdout
+    assert "Data and pipelines are up to date" in result.stdout
+    assert_same_results(lab["A"], c)
+    # A second repro has nothing left to pull or run.
+    again = run(c, "repro")
+    assert stages_run(again.stdout) == set() and "Data and pipelines are up to date" in again.stdout
