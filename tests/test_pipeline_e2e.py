@@ -20,7 +20,8 @@ import yaml
 from prunelab.weights import forward, load_kernels
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore", ".gitignore"]
+PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvc/config", ".dvc/plots", ".dvcignore",
+                 ".gitignore"]
 
 pytestmark = pytest.mark.e2e
 
@@ -114,6 +115,21 @@ def test_repro_builds_every_output(repo: Path) -> None:
     for png in ("pruning", "weight_magnitudes", "speedup", "finetune", "sensitivity"):
         assert (repo / f"metrics/{png}.png").stat().st_size > 10_000
     assert (repo / "metrics/results.md").read_text().count("\n| 90 ") == 1
+    # `dvc metrics show`: the headline files only, one column per k.
+    shown = json.loads(run(repo, "metrics", "show", "--json").stdout)[""]["data"]
+    rows = {path: sorted(entry["data"]) for path, entry in shown.items()}
+    assert rows == {
+        "metrics/accuracy/dense.json": ["k00"],
+        **{f"metrics/accuracy/{m}.json": ["k00", "k50", "k90"]
+           for m in ("weight", "unit", "random", "global")},
+        "metrics/accuracy/weight+ft.json": ["k50", "k90"],
+        "metrics/accuracy/unit+ft.json": ["k50", "k90"],
+        "metrics/accuracy/weight+gradual.json": ["k90"],
+        **{f"metrics/speedup/{m}-b{b}.json": ["k00", "k50", "k90"]
+           for m in ("weight", "unit") for b in (1, 8)},
+    }
+    training = (repo / "metrics/training.csv").read_text().splitlines()
+    assert training[0] == "seed,split,epoch,loss,accuracy" and len(training) == 1 + 2 * 2
     assert (repo / "metrics/finetune.md").read_text().count("\n| weight | 90 ") == 1
 
 
@@ -145,9 +161,11 @@ def test_adding_a_k_reruns_only_its_instances_and_downstream(repo: Path) -> None
     assert ran - downstream == {f"prune@{m}-85" for m in ("weight", "unit", "random", "global")}
     assert downstream == {"evaluate", "benchmark", "export_compact", "plot"}
     diff = json.loads(run(repo, "metrics", "diff", "--json").stdout)
-    changed = diff["metrics/pruning.json"]
-    assert "weight.85.test_accuracy" in changed and "unit.85.sparsity" in changed
-    assert changed["weight.85.test_accuracy"]["old"] is None
+    # Headlines only: the new column of every one-shot curve (sparsity etc. are reports).
+    for method in ("weight", "unit", "random", "global"):
+        changed = diff[f"metrics/accuracy/{method}.json"]
+        assert list(changed) == ["k85"] and changed["k85"]["old"] is None
+    assert not any(path.startswith("metrics/accuracy/") and "+" in path for path in diff)
 
 
 def test_bad_params_stop_before_any_work(repo: Path) -> None:

@@ -82,6 +82,7 @@ window.addEventListener("load", () => {
     });
     const out = document.createElement("pre");
     out.id = "check-result";
+    out.style.display = "none";
     out.textContent = JSON.stringify({errors: window.__check.errors,
                                       warnings: window.__check.warnings, plots: plots});
     document.body.appendChild(out);
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         target = out / f"{name}.html"
         target.write_text(single)
         dom = run_browser(browser, target, "--dump-dom")
-        match = re.search(r'<pre id="check-result">(.*?)</pre>', dom, re.S)
+        match = re.search(r'<pre id="check-result"[^>]*>(.*?)</pre>', dom, re.S)
         if not match:
             failures.append(f"{plot_id}: the page never finished rendering")
             continue
