@@ -73,8 +73,8 @@ window.addEventListener("load", () => {
       const box = node ? node.getBoundingClientRect() : {width: 0, height: 0};
       return {
         id: d.el, rows: d.rows,
-        lines: count("g.mark-line path"), areas: count("g.mark-area path"),
-        points: count("g.mark-symbol path"), rules: count("g.mark-rule line"),
+        lines: count("g.mark-line.role-mark path"), areas: count("g.mark-area.role-mark path"),
+        points: count("g.mark-symbol.role-mark path"), rules: count("g.mark-rule.role-mark line"),
         legend: Array.from(node ? node.querySelectorAll(".role-legend-label text") : [])
           .map(t => t.textContent),
         width: Math.ceil(box.width), height: Math.ceil(box.height),
