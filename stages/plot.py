@@ -39,7 +39,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 
 from prunelab.atomic import write_files  # noqa: E402
-from prunelab.curves import finetuned_curves, oneshot_curves  # noqa: E402
+from prunelab.curves import finetuned_curves, oneshot_curves
 from prunelab.layout import dense_path  # noqa: E402
 from prunelab.params import ParamsError, load_params  # noqa: E402
 from prunelab.pruning import count_to_prune  # noqa: E402

@@ -33,7 +33,7 @@ from pathlib import Path
 CDN = re.compile(r'<script src="https://cdn\.jsdelivr\.net/npm/([a-z-]+)@([0-9.]+)"></script>')
 # DVC's renderer: <div id = "..."> <script type = "text/javascript"> var spec = ...; </script></div>
 PLOT = re.compile(
-    r'<div id = "([^"]+)">\s*<script type = "text/javascript">(.*?)</script>\s*</div>', re.S
+    r'<div id = "([^"]+)">\s*<script type = "text/javascript">(.*?)</script>\s*</div>', re.DOTALL
 )
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
@@ -121,7 +121,7 @@ def vendor(packages: list[tuple[str, str]], cache: Path) -> dict[str, Path]:
 
 def run_browser(browser: str, page: Path, *extra: str) -> str:
     result = subprocess.run([browser, *FLAGS, *extra, page.as_uri()], capture_output=True,
-                            text=True, timeout=180)
+                            text=True, timeout=180, check=False)
     if result.returncode != 0:
         raise SystemExit(f"check_plots: {browser} failed on {page}:\n{result.stderr[-2000:]}")
     return result.stdout
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     shown = subprocess.run(["dvc", "plots", "show", "-o", str(out / "dvc_plots")],
-                           cwd=args.repo, capture_output=True, text=True)
+                           cwd=args.repo, capture_output=True, text=True, check=False)
     print(shown.stdout.strip(), shown.stderr.strip(), sep="\n")
     if shown.returncode != 0 or "WARNING" in shown.stderr or "ERROR" in shown.stderr:
         print("check_plots: FAILED: `dvc plots show` did not run cleanly", file=sys.stderr)
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         target = out / f"{name}.html"
         target.write_text(single)
         dom = run_browser(browser, target, "--dump-dom")
-        match = re.search(r'<pre id="check-result"[^>]*>(.*?)</pre>', dom, re.S)
+        match = re.search(r'<pre id="check-result"[^>]*>(.*?)</pre>', dom, re.DOTALL)
         if not match:
             failures.append(f"{plot_id}: the page never finished rendering")
             continue
