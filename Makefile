@@ -9,7 +9,7 @@ FASHION_MNIST_DIR := /usr/share/datasets/fashion-mnist
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup dataset repro test clean
+.PHONY: setup dataset repro test plots-check clean
 
 setup: $(STAMP) dataset
 
@@ -37,5 +37,14 @@ repro: setup
 test: setup
 	$(PYTHON) -m pytest
 
+# `dvc plots show` rendered offline in headless Chromium (vega scripts from the npm registry,
+# cached in .cache/plots-js): fails on a JavaScript error or an empty plot; screenshots in
+# plots-check/. Not part of `make test`: it needs chromium and the pipeline's outputs.
+plots-check: setup
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { echo "Installing Debian's chromium"; $(SUDO) apt-get update -qq && \
+	    $(SUDO) apt-get install -y -qq chromium; }
+	$(PYTHON) tools/check_plots.py --out plots-check --cache .cache/plots-js
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis plots-check

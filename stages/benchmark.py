@@ -57,7 +57,9 @@ same arrays).
 
 Writes, all or nothing: ``--metrics`` JSON nested ``method -> k -> batch -> route -> figures``
 (plus ``"model"`` figures per k and ``"best"`` per batch, ``"dense"`` for the dense phase and
-``"meta"``), and ``--csv`` with one row per (method, k, batch, route).
+``"meta"``), and ``--csv`` with one row per (method, k, batch, route); with ``--headlines-dir``,
+one small JSON per method and batch size, ``{"k<k>": speedup of the fastest route}`` (the few
+timing figures ``dvc metrics`` shows; :func:`prunelab.curves.speed_headlines`).
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ import numpy as np
 
 from prunelab import sparse_exec
 from prunelab.atomic import json_bytes, write_files
+from prunelab.curves import speed_headlines
 from prunelab.layout import dense_path, pruned_path
 from prunelab.params import ParamsError, load_params, parse_seed
 from prunelab.sparsity import model_stats
@@ -293,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", required=True, help="the seed whose models are timed")
     parser.add_argument("--metrics", type=Path, required=True, help="output JSON")
     parser.add_argument("--csv", type=Path, required=True, help="output CSV, one row per route")
+    parser.add_argument("--headlines-dir", type=Path,
+                        help="output folder of <method>-b<batch>.json speedup headlines "
+                             "(prunelab.curves.speed_headlines), what `dvc metrics` shows")
     args = parser.parse_args(argv)
     try:
         params = load_params(args.params)
@@ -445,7 +451,11 @@ def main(argv: list[str] | None = None) -> int:
     writer.writeheader()
     for row in rows:
         writer.writerow({key: _csv_value(row.get(key)) for key in CSV_COLUMNS})
-    write_files({args.metrics: json_bytes(document), args.csv: table.getvalue().encode()})
+    files = {args.metrics: json_bytes(document), args.csv: table.getvalue().encode()}
+    if args.headlines_dir:
+        files.update({args.headlines_dir / f"{stem}.json": json_bytes(row)
+                      for stem, row in speed_headlines(document, params).items()})
+    write_files(files)
     log(f"wrote {args.metrics} and {args.csv} ({len(rows)} rows)")
     return 0
 

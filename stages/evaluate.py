@@ -22,7 +22,12 @@ figure is the mean over seeds; ``test_accuracy`` and ``test_loss`` also come wit
   also with ``gain_over_oneshot`` (fine-tuned minus one-shot accuracy, mean over seeds),
   ``finetune_seconds`` (per seed, mean) and ``val_accuracy``.
 * ``--curves-dir``: ``<method>.csv`` (one-shot) and ``<schedule>-<method>.csv`` (fine-tuned),
-  one row per k, ascending, for ``dvc plots``.
+  one row per k, ascending.
+* ``--headlines-dir``: the figures ``dvc metrics show`` prints, one JSON per curve keyed
+  ``k<k>`` (``prunelab.curves.accuracy_headlines``); everything above is a report, not a metric.
+* ``--plots-dir``: ``oneshot.csv`` and ``finetuned.csv``, long format (:func:`plot_tables`).
+
+The curves come from ``prunelab.curves.oneshot_curves`` and ``finetuned_curves``.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from prunelab.datasets import load_test_split
 from prunelab.idx import IdxError
 from prunelab.layout import dense_path, finetuned_path, pruned_path
 from prunelab.atomic import json_bytes, write_files
+from prunelab.curves import accuracy_headlines, curve_name, finetuned_curves, oneshot_curves
 from prunelab.params import ParamsError, load_params
 from prunelab.sparsity import accuracy_and_loss, magnitude_stats, model_stats
 from prunelab.weights import WeightsError, load_kernels
@@ -106,15 +112,6 @@ def rounded(value: Any) -> Any:
     return value
 
 
-def oneshot_curves(params: dict) -> dict[str, list[int]]:
-    """The one-shot curves: every method of ``prune`` and ``reconstruct`` with its ks, ascending."""
-    return {
-        method: sorted(params[section]["ks"])
-        for section in ("prune", "reconstruct")
-        for method in params[section]["methods"]
-    }
-
-
 def model_entry(kernels: list[np.ndarray], images: np.ndarray, labels: np.ndarray) -> dict:
     """Accuracy, loss and size figures of one network, JSON-ready and rounded."""
     accuracy, loss = accuracy_and_loss(kernels, images, labels)
@@ -139,6 +136,45 @@ def curves_csv(entries: dict[int, dict]) -> str:
         row = {"k": k, **entries[k]}
         writer.writerow(["" if row[c] is None else row[c] for c in CURVE_COLUMNS])
     return buffer.getvalue()
+
+
+PLOT_COLUMNS = ("curve", "method", "schedule", "k", "sparsity", "test_accuracy",
+                "test_accuracy_min", "test_accuracy_max", "test_loss", "test_loss_min",
+                "test_loss_max")
+
+
+def plot_tables(params: dict, curves: dict[str, dict[int, dict]]) -> dict[str, str]:
+    """Long-format CSVs for ``dvc plots`` (a row per curve and k; the custom templates of
+    ``.dvc/plots`` give each ``curve`` its colour and draw the min-max band):
+
+    * ``oneshot``: every one-shot curve;
+    * ``finetuned``: per fine-tuned method (``method`` is the panel), its one-shot curve and
+      every retrained curve.
+    """
+    def rows(schedule: str | None, method: str) -> list[list]:
+        entries = curves[method if schedule is None else f"{schedule}-{method}"]
+        return [[curve_name(schedule, method), method, schedule or "none", k,
+                 *[entries[k].get(c) for c in PLOT_COLUMNS[4:]]] for k in sorted(entries)]
+
+    tuned = finetuned_curves(params)
+    tables = {
+        "oneshot": [row for method in oneshot_curves(params) for row in rows(None, method)],
+        "finetuned": [
+            row
+            for method in dict.fromkeys(m for _, m in tuned)
+            for schedule in [None] + [s for s, m in tuned if m == method]
+            if schedule is not None or method in curves
+            for row in rows(schedule, method)
+        ],
+    }
+    out = {}
+    for name, table in tables.items():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(PLOT_COLUMNS)
+        writer.writerows([["" if v is None else v for v in row] for row in table])
+        out[name] = buffer.getvalue()
+    return out
 
 
 def read_model(path: Path, reference: list[np.ndarray] | None = None) -> list[np.ndarray]:
@@ -169,9 +205,8 @@ def evaluate(
     oneshot = oneshot_curves(params)
     tuned = [
         (schedule, method, k)
-        for schedule, section in (("oneshot", "finetune"), ("gradual", "gradual"))
-        for method in params[section]["methods"]
-        for k in sorted(params[section]["ks"])
+        for (schedule, method), ks in finetuned_curves(params).items()
+        for k in ks
     ]
     wanted = [dense_path(models, s) for s in seeds]
     wanted += [pruned_path(pruned, s, m, k) for m, ks in oneshot.items() for k in ks for s in seeds]
@@ -289,6 +324,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--finetune-metrics", type=Path, required=True,
                         help="output fine-tuning JSON")
     parser.add_argument("--curves-dir", type=Path, required=True, help="output folder of CSVs")
+    parser.add_argument("--headlines-dir", type=Path,
+                        help="output folder of one JSON per curve, {k<k>: mean test accuracy}: "
+                             "what `dvc metrics show` prints")
+    parser.add_argument("--plots-dir", type=Path,
+                        help="output folder of the long-format CSVs for `dvc plots`")
     args = parser.parse_args(argv)
     try:
         params = load_params(args.params)
@@ -304,6 +344,14 @@ def main(argv: list[str] | None = None) -> int:
         **{args.curves_dir / f"{stem}.csv": curves_csv(entries).encode()
            for stem, entries in curves.items()},
     }
+    if args.headlines_dir:
+        files.update({
+            args.headlines_dir / f"{stem}.json": json_bytes(row)
+            for stem, row in accuracy_headlines(document, finetune_document, params).items()
+        })
+    if args.plots_dir:
+        files.update({args.plots_dir / f"{name}.csv": table.encode()
+                      for name, table in plot_tables(params, curves).items()})
     write_files(files)
     print(f"evaluate: wrote {', '.join(str(path) for path in files)}")
     return 0

@@ -15,7 +15,10 @@ or nothing:
   effective sparsity and theoretical MAC reduction of the shrunk network.
 * ``--recovery-png`` / ``--finetune-table``: per method one-shot vs fine-tuned (and gradual).
 * ``--sensitivity-png`` / ``--sensitivity-table``: hidden matrix x k -> accuracy heat maps.
-* with ``--benchmark``: ``--speed-png`` and ``--speed-table``.
+* with ``--benchmark``: ``--speed-png`` (a panel per method and batch size, a colour per
+  route) and ``--speed-table``.
+* with ``--train-logs``: ``--training-csv``, every seed's per-epoch loss and accuracy (train and
+  validation) in one long table, for ``dvc plots``.
 """
 
 from __future__ import annotations
@@ -36,18 +39,30 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 
 from prunelab.atomic import write_files  # noqa: E402
+from prunelab.curves import finetuned_curves, oneshot_curves
 from prunelab.layout import dense_path  # noqa: E402
 from prunelab.params import ParamsError, load_params  # noqa: E402
 from prunelab.pruning import count_to_prune  # noqa: E402
 from prunelab.weights import WeightsError, load_kernels  # noqa: E402
 
-METHOD_STYLE = {
-    "weight": {"color": "tab:blue", "marker": "o", "label": "weight: smallest |w| per matrix"},
-    "unit": {"color": "tab:red", "marker": "s", "label": "unit: smallest-norm units per matrix"},
-    "random": {"color": "tab:gray", "marker": "v", "label": "random: same counts as weight"},
-    "global": {"color": "tab:green", "marker": "D",
-               "label": "global: one |w| threshold over all hidden matrices"},
+# Legend text of the methods this file knows; any other method is labelled by its name.
+METHOD_LABEL = {
+    "weight": "weight: smallest |w| per matrix",
+    "unit": "unit: smallest-norm units per matrix",
+    "random": "random: same counts as weight",
+    "global": "global: one |w| threshold over all hidden matrices",
 }
+MARKERS = ("o", "s", "v", "D", "^", "P", "X", "*")
+
+
+def method_styles(methods: list[str]) -> dict[str, dict]:
+    """Colour (from one palette, by position), marker and label of each method, in order."""
+    palette = plt.get_cmap("tab10" if len(methods) <= 10 else "tab20")
+    return {
+        method: {"color": palette(index), "marker": MARKERS[index % len(MARKERS)],
+                 "label": METHOD_LABEL.get(method, method)}
+        for index, method in enumerate(methods)
+    }
 SCHEDULE_STYLE = {
     "untuned": {"linestyle": ":", "marker": "o"},
     "oneshot": {"linestyle": "-", "marker": "s"},
@@ -79,11 +94,12 @@ def read_json(path: Path, made_by: str) -> dict[str, Any]:
     return document
 
 
-def select(pruning: dict, methods: list[str], ks: list[int], path: Path) -> dict[str, dict]:
-    """``{method: {k: entry}}`` for exactly the params' models, or a :class:`PlotError`."""
+def select(pruning: dict, curves: dict[str, list[int]], path: Path) -> dict[str, dict]:
+    """``{method: {k: entry}}`` for exactly the params' models (``prunelab.curves.oneshot_curves``),
+    or a :class:`PlotError`."""
     missing = [
         f"{m}/{k}"
-        for m in methods
+        for m, ks in curves.items()
         for k in ks
         if not isinstance(pruning.get(m), dict) or str(k) not in pruning[m]
     ] + ([] if "dense" in pruning else ["dense"])
@@ -92,11 +108,11 @@ def select(pruning: dict, methods: list[str], ks: list[int], path: Path) -> dict
             f"{path} has no entry for {', '.join(missing)}: it is older than params.yaml; "
             "run `dvc repro` (the evaluate stage)"
         )
-    models = {m: {k: pruning[m][str(k)] for k in ks} for m in methods}
+    models = {m: {k: pruning[m][str(k)] for k in ks} for m, ks in curves.items()}
     needed = ("test_accuracy", "test_accuracy_min", "test_accuracy_max", "test_loss", "sparsity",
               "effective_sparsity", "mac_reduction")
     entries = [("dense", pruning["dense"])] + [
-        (f"{m}/{k}", models[m][k]) for m in methods for k in ks
+        (f"{m}/{k}", models[m][k]) for m, ks in curves.items() for k in ks
     ]
     incomplete = [
         name
@@ -118,9 +134,10 @@ def accuracy_figure(
     dense_accuracy = dense["test_accuracy"]
     accuracies = [e["test_accuracy"] for entries in models.values() for e in entries.values()]
     near = dense_accuracy - 0.05
+    styles = method_styles(list(models))
     for panel, axis in enumerate(axes):
         for index, (method, entries) in enumerate(models.items()):
-            style = METHOD_STYLE.get(method, {"label": method})
+            style = styles[method]
             ks = sorted(entries)
             xs = [100 * entries[k]["sparsity"] for k in ks]
             ys = [entries[k]["test_accuracy"] for k in ks]
@@ -170,8 +187,8 @@ def recovery_figure(
 ) -> plt.Figure:
     """Per fine-tuned method a column: one-shot, fine-tuned and gradual curves with seed bands,
     the whole range above and a zoom on the retrained points below."""
-    methods = [m for m in METHOD_STYLE if any(m in by_method for by_method in tuned.values())]
-    methods += sorted({m for by_method in tuned.values() for m in by_method} - set(methods))
+    methods = list(dict.fromkeys(m for by_method in tuned.values() for m in by_method))
+    styles = method_styles(list(dict.fromkeys([*oneshot, *methods])))
     columns = max(1, len(methods))
     figure, axes = plt.subplots(2, columns, figsize=(7 * columns, 10), dpi=DPI, squeeze=False)
     retrained = [e["test_accuracy"] for by_method in tuned.values() for entries in by_method.values()
@@ -179,7 +196,7 @@ def recovery_figure(
     # The zoom shows the retrained points that came close to the dense network.
     low = min([a for a in retrained if a > dense["test_accuracy"] - 0.06], default=0.8) - 0.01
     for column, method in enumerate(methods):
-        color = METHOD_STYLE.get(method, {}).get("color")
+        color = styles[method]["color"]
         curves = {"untuned": oneshot.get(method, {})}
         curves.update({schedule: by_method[method] for schedule, by_method in tuned.items()
                        if method in by_method})
@@ -243,7 +260,7 @@ def finetune_table(
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     fine, gradual = tuned.get("oneshot", {}), tuned.get("gradual", {})
-    for method in sorted(set(fine) | set(gradual), key=list(METHOD_STYLE).index):
+    for method in dict.fromkeys([*fine, *gradual]):
         for k in sorted(set(fine.get(method, {})) | set(gradual.get(method, {}))):
             cells = [method, str(k)]
             tuned_entry = fine.get(method, {}).get(k)
@@ -432,8 +449,9 @@ def results_table(
     for k in ks:
         cells = [str(k)]
         for entries in models.values():
-            cells += [_percent(entries[k]["sparsity"]), _spread(entries[k])]
-        if "unit" in models:
+            entry = entries.get(k)
+            cells += ["—", "—"] if entry is None else [_percent(entry["sparsity"]), _spread(entry)]
+        if "unit" in models and k in models["unit"]:
             unit = models["unit"][k]
             cells += [_percent(unit["effective_sparsity"]), _times(unit["mac_reduction"])]
         lines.append("| " + " | ".join(cells) + " |")
@@ -460,49 +478,49 @@ def read_benchmark(path: Path) -> list[dict[str, Any]]:
 
 
 def speed_figure(rows: list[dict], models: dict[str, dict[int, dict]], title: str) -> plt.Figure:
-    """Speedup vs sparsity, one panel per batch size, one line per (method, route); the dotted
-    line of each method is the theoretical MAC reduction of what its best route executes."""
+    """Speedup vs sparsity, one panel per (method, batch size), one line per route with one
+    colour per route across all panels; the dotted black line is the theoretical MAC reduction
+    of what the method's best route executes."""
     batches = sorted({row["batch"] for row in rows})
-    figure, axes = plt.subplots(1, len(batches), figsize=(6 * len(batches), 5.5), dpi=DPI,
-                                squeeze=False)
-    lines = sorted({(row["method"], row["route"]) for row in rows})
-    routes = sorted({route for _, route in lines})
+    methods = list(dict.fromkeys(row["method"] for row in rows if row["method"] in models))
+    routes = sorted({row["route"] for row in rows})
     palette = plt.get_cmap("tab10" if len(routes) <= 10 else "tab20")
-    color_of = {route: palette(index) for index, route in enumerate(routes)}  # same route, same color
-    for axis, batch in zip(axes[0], batches):
-        cell = [row for row in rows if row["batch"] == batch]
-        for method, route in lines:
-            points = sorted((row["k"], row["speedup_vs_fastest_dense"]) for row in cell
-                            if (row["method"], row["route"]) == (method, route))
-            points = [(100 * models[method][k]["sparsity"], y) for k, y in points
-                      if k in models.get(method, {})]
-            if points:
-                xs, ys = zip(*points)
-                style = "-" if method == "weight" else "--"
-                axis.plot(xs, ys, style, marker="o" if method == "weight" else "s", markersize=4,
-                          color=color_of[route], label=f"{method}: {route}")
-        for method, style in (("weight", ":"), ("unit", "-.")):
-            best = {}
+    color_of = {route: palette(index) for index, route in enumerate(routes)}
+    marker_of = {route: MARKERS[index % len(MARKERS)] for index, route in enumerate(routes)}
+    figure, axes = plt.subplots(len(methods), len(batches), dpi=DPI, squeeze=False,
+                                figsize=(5.2 * len(batches), 4.2 * len(methods)), sharey=True)
+    for row_index, method in enumerate(methods):
+        for axis, batch in zip(axes[row_index], batches):
+            cell = [row for row in rows if row["batch"] == batch and row["method"] == method
+                    and row["k"] in models[method]]
+            for route in routes:
+                points = sorted((100 * models[method][row["k"]]["sparsity"],
+                                 row["speedup_vs_fastest_dense"])
+                                for row in cell if row["route"] == route)
+                if points:
+                    xs, ys = zip(*points)
+                    axis.plot(xs, ys, "-", marker=marker_of[route], markersize=4,
+                              color=color_of[route], label=route)
+            best: dict[int, float] = {}
             for row in cell:
-                if row["method"] == method and row["k"] in models.get(method, {}):
-                    best[row["k"]] = max(best.get(row["k"], 0.0), row["mac_reduction"])
+                best[row["k"]] = max(best.get(row["k"], 0.0), row["mac_reduction"])
             if best:
                 ks = sorted(best)
                 axis.plot([100 * models[method][k]["sparsity"] for k in ks],
-                          [best[k] for k in ks], style, color="black", linewidth=1.2,
-                          label=f"{method}: theoretical MAC reduction")
-        axis.axhline(1.0, color="grey", linewidth=1)
-        axis.set_yscale("log")
-        axis.set_xlim(-3, 102)
-        axis.set_title(f"batch {batch}", fontsize=11)
-        axis.set_xlabel("sparsity: share of all weights that are zero (%)")
-        axis.set_ylabel("speedup vs the fastest dense route (×)")
-        axis.grid(True, which="both", alpha=0.3)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="lower center", ncol=6, fontsize=8, frameon=False)
-    figure.suptitle(title + "\nsolid: weight pruning (sparse routes), dashed: unit pruning "
-                    "(compact dense routes)", fontsize=11)
-    figure.tight_layout(rect=(0, 0.1, 1, 1))
+                          [best[k] for k in ks], ":", color="black", linewidth=1.2,
+                          label="theoretical MAC reduction")
+            axis.axhline(1.0, color="grey", linewidth=1)
+            axis.set_yscale("log")
+            axis.set_xlim(-3, 102)
+            axis.set_title(f"{method} pruning, batch {batch}", fontsize=11)
+            axis.set_xlabel("sparsity: share of all weights that are zero (%)")
+            axis.set_ylabel("speedup vs the fastest dense route (×)")
+            axis.grid(True, which="both", alpha=0.3)
+            if any(line.get_label() != "_nolegend_" for line in axis.get_lines()):
+                axis.legend(loc="upper left", fontsize=7, ncol=2)
+    figure.suptitle(title + "\none colour per route (the same in every panel); "
+                    "dotted: theoretical MAC reduction", fontsize=11)
+    figure.tight_layout()
     return figure
 
 
@@ -546,6 +564,34 @@ def speed_table(rows: list[dict], methods: list[str], ks: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
+TRAINING_SPLITS = {"train": "train", "eval": "validation"}  # dvclive folder -> split
+TRAINING_QUANTITIES = ("loss", "accuracy")
+
+
+def training_table(train_dir: Path, seeds: list[int]) -> str:
+    """Long-format CSV of every seed's per-epoch curves (dvclive's
+    ``<train_dir>/seed-<s>/plots/metrics/{train,eval}/<quantity>.tsv``): one row per seed, split
+    and epoch, for one overlaid plot per quantity in ``dvc plots show``."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["seed", "split", "epoch", *TRAINING_QUANTITIES])
+    for seed in seeds:
+        for folder, split in TRAINING_SPLITS.items():
+            columns: dict[str, dict[int, str]] = {}
+            for quantity in TRAINING_QUANTITIES:
+                path = train_dir / f"seed-{seed}" / "plots" / "metrics" / folder / f"{quantity}.tsv"
+                try:
+                    with path.open(newline="") as stream:
+                        table = list(csv.DictReader(stream, delimiter="\t"))
+                except FileNotFoundError:
+                    raise PlotError(f"{path} is missing: run `dvc repro` (train@{seed})") from None
+                columns[quantity] = {int(row["step"]): row[quantity] for row in table}
+            for step in sorted(columns[TRAINING_QUANTITIES[0]]):
+                writer.writerow([f"seed {seed}", split, step + 1,
+                                 *[columns[q].get(step, "") for q in TRAINING_QUANTITIES]])
+    return buffer.getvalue()
+
+
 def png_bytes(figure: plt.Figure) -> bytes:
     buffer = io.BytesIO()
     # No "Software" entry, so the bytes depend only on the figure, not the matplotlib version.
@@ -558,9 +604,8 @@ def select_tuned(document: dict, params: dict, path: Path) -> dict[str, dict[str
     """``{schedule: {method: {k: entry}}}`` for exactly the fine-tuning the params ask for."""
     wanted = [
         (schedule, method, k)
-        for schedule, section in (("oneshot", "finetune"), ("gradual", "gradual"))
-        for method in params[section]["methods"]
-        for k in params[section]["ks"]
+        for (schedule, method), ks in finetuned_curves(params).items()
+        for k in ks
     ]
     tuned: dict[str, dict[str, dict[int, dict]]] = {}
     missing = []
@@ -580,10 +625,11 @@ def select_tuned(document: dict, params: dict, path: Path) -> dict[str, dict[str
 
 def build(args: argparse.Namespace) -> dict[Path, bytes]:
     params = load_params(args.params)
-    methods, ks = params["prune"]["methods"], sorted(params["prune"]["ks"])
+    oneshot = oneshot_curves(params)
+    methods, ks = list(oneshot), sorted({k for ks in oneshot.values() for k in ks})
     seeds = params["train"]["seeds"]
     pruning = read_json(args.pruning, "evaluate")
-    models = select(pruning, methods, ks, args.pruning)
+    models = select(pruning, oneshot, args.pruning)
     tuned = select_tuned(read_json(args.finetune, "evaluate"), params, args.finetune)
     sensitivity = read_json(args.sensitivity, "sensitivity")
     sensitivity_methods = params["sensitivity"]["methods"]
@@ -624,6 +670,8 @@ def build(args: argparse.Namespace) -> dict[Path, bytes]:
         args.sensitivity_table: sensitivity_table(
             sensitivity, sensitivity_methods, sensitivity_ks).encode(),
     }
+    if args.train_logs:
+        outputs[args.training_csv] = training_table(args.train_logs, seeds).encode()
     if args.benchmark:
         rows = read_benchmark(args.benchmark)
         outputs[args.speed_png] = png_bytes(speed_figure(
@@ -650,7 +698,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--benchmark", type=Path, help="the benchmark stage's CSV (optional)")
     parser.add_argument("--speed-png", type=Path, help="output speedup figure (with --benchmark)")
     parser.add_argument("--speed-table", type=Path, help="output speed table (with --benchmark)")
+    parser.add_argument("--train-logs", type=Path,
+                        help="the train stage's metrics folder (seed-<s>/plots/metrics, dvclive)")
+    parser.add_argument("--training-csv", type=Path,
+                        help="output long-format CSV of every seed's training curves")
     args = parser.parse_args(argv)
+    if args.train_logs and not args.training_csv:
+        parser.error("--train-logs needs --training-csv")
     if args.benchmark and not (args.speed_png and args.speed_table):
         parser.error("--benchmark needs --speed-png and --speed-table")
     try:

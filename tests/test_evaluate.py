@@ -137,6 +137,8 @@ def run_evaluate(world: Path, out: Path, pruned_dir: Path | None = None, params=
             "--metrics", str(out / "metrics" / "pruning.json"),
             "--finetune-metrics", str(out / "metrics" / "finetune.json"),
             "--curves-dir", str(out / "metrics" / "curves"),
+            "--headlines-dir", str(out / "metrics" / "accuracy"),
+            "--plots-dir", str(out / "metrics" / "plots"),
             "--params", str(params or world / "params.yaml"),
         ],
         cwd=out, capture_output=True, text=True, timeout=120,
@@ -260,6 +262,31 @@ def test_evaluate_writes_one_curve_per_method(evaluated):
             assert float(row["test_accuracy"]) == entry["test_accuracy"]
             assert float(row["sparsity"]) == entry["sparsity"]
             assert int(row["nonzero_params"]) == entry["nonzero_params"]
+
+
+def test_evaluate_writes_headlines_and_plot_tables(evaluated):
+    pruning = json.loads((evaluated / "metrics" / "pruning.json").read_text())
+    finetune = json.loads((evaluated / "metrics" / "finetune.json").read_text())
+    headlines = evaluated / "metrics" / "accuracy"
+    assert {p.name for p in headlines.iterdir()} == {"dense.json", "weight+ft.json",
+                                                      "unit+gradual.json"} | {
+        f"{m}.json" for m in [*METHODS, "weight_refit"]}
+    assert json.loads((headlines / "dense.json").read_text()) == {
+        "k00": round(pruning["dense"]["test_accuracy"], 4)}
+    assert json.loads((headlines / "weight.json").read_text()) == {
+        f"k{k:02d}": round(pruning["weight"][str(k)]["test_accuracy"], 4) for k in (0, 50)}
+    assert json.loads((headlines / "weight+ft.json").read_text()) == {
+        "k50": round(finetune["oneshot"]["weight"]["50"]["test_accuracy"], 4)}
+    with open(evaluated / "metrics" / "plots" / "oneshot.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [(row["curve"], row["k"]) for row in rows] == [
+        (m, k) for m in [*METHODS, "weight_refit"] for k in ("0", "50")]
+    assert all(float(r["test_accuracy_min"]) <= float(r["test_accuracy"])
+               <= float(r["test_accuracy_max"]) for r in rows)
+    with open(evaluated / "metrics" / "plots" / "finetuned.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert {(row["method"], row["curve"]) for row in rows} == {
+        ("weight", "weight"), ("weight", "weight+ft"), ("unit", "unit"), ("unit", "unit+gradual")}
 
 
 def test_evaluate_reads_only_the_test_split(world):

@@ -80,6 +80,24 @@ def test_repro_builds_every_output(lab: tuple[Path, str]) -> None:
     for png in ("pruning", "weight_magnitudes", "speedup", "finetune", "sensitivity"):
         assert (repo / f"metrics/{png}.png").stat().st_size > 10_000
     assert (repo / "metrics/results.md").read_text().count("\n| 90 ") == 1
+    # `dvc metrics show`: the headline files only, one column per k.
+    shown = json.loads(run(repo, "metrics", "show", "--json").stdout)[""]["data"]
+    rows = {path: sorted(entry["data"]) for path, entry in shown.items()}
+    assert rows == {
+        "metrics/accuracy/dense.json": ["k00"],
+        **{f"metrics/accuracy/{m}.json": ["k00", "k50", "k90"]
+           for m in ("weight", "unit", "random", "global")},
+        **{f"metrics/accuracy/{m}.json": ["k00", "k90"]
+           for m in ("weight_refit", "unit_refit", "wanda")},
+        "metrics/accuracy/unit+ft.json": ["k00", "k90"],
+        "metrics/accuracy/weight_refit+ft.json": ["k00", "k90"],
+        "metrics/accuracy/weight+gradual.json": ["k90"],
+        **{f"metrics/speedup/{m}-b{b}.json": ["k00", "k50", "k90"]
+           for m in ("weight", "unit") for b in (1, 8)},
+    }
+    training = (repo / "metrics/training.csv").read_text().splitlines()
+    assert training[0] == "seed,split,epoch,loss,accuracy" and len(training) == 1 + 2 * 2
+    assert (repo / "metrics/finetune.md").read_text().count("\n| unit | 90 ") == 1
 
 
 def test_compact_model_is_smaller_and_computes_the_same_logits(repo: Path) -> None:
@@ -107,9 +125,11 @@ def test_adding_a_k_reruns_only_its_instances_and_downstream(repo: Path) -> None
     aggregating = {"evaluate", "benchmark", "export_compact", "plot"}
     assert ran == instances("prune", params["prune"]["methods"], [85], [0, 1]) | aggregating
     diff = json.loads(run(repo, "metrics", "diff", "--json").stdout)
-    changed = diff["metrics/pruning.json"]
-    assert "weight.85.test_accuracy" in changed and "unit.85.sparsity" in changed
-    assert changed["weight.85.test_accuracy"]["old"] is None
+    # Headlines only: the new column of every one-shot curve (sparsity etc. are reports).
+    for method in ("weight", "unit", "random", "global"):
+        changed = diff[f"metrics/accuracy/{method}.json"]
+        assert list(changed) == ["k85"] and changed["k85"]["old"] is None
+    assert not any(path.startswith("metrics/accuracy/") and "+" in path for path in diff)
 
 
 def test_adding_a_seed_runs_only_that_seeds_work_and_the_aggregates(repo: Path) -> None:
