@@ -39,7 +39,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 
 from prunelab.atomic import write_files  # noqa: E402
-from prunelab.curves import finetuned_curves, oneshot_curves
+from prunelab.curves import COUNTERPART, finetuned_curves, oneshot_curves  # noqa: E402
 from prunelab.layout import dense_path  # noqa: E402
 from prunelab.params import ParamsError, load_params  # noqa: E402
 from prunelab.pruning import count_to_prune  # noqa: E402
@@ -51,6 +51,9 @@ METHOD_LABEL = {
     "unit": "unit: smallest-norm units per matrix",
     "random": "random: same counts as weight",
     "global": "global: one |w| threshold over all hidden matrices",
+    "weight_refit": "weight_refit: weight mask, kept weights re-solved",
+    "unit_refit": "unit_refit: unit mask, next matrix re-solved",
+    "wanda": "wanda: |w|·‖x‖ per output, no refit",
 }
 MARKERS = ("o", "s", "v", "D", "^", "P", "X", "*")
 
@@ -458,6 +461,28 @@ def results_table(
     return "\n".join(lines) + "\n"
 
 
+def reconstruction_table(models: dict[str, dict[int, dict]], methods: list[str]) -> str:
+    """Markdown: each data-aware method beside the magnitude method whose counts it shares."""
+    pairs = [(COUNTERPART[m], m) for m in methods if COUNTERPART.get(m) in models]
+    ks = sorted({k for _, method in pairs for k in models[method]})
+    columns = ["k (%)"] + [name for pair in pairs for name in pair]
+    lines = [
+        "## One-shot pruning with calibration data (no gradient step)",
+        "",
+        "Each data-aware method beside the magnitude method it shares its counts with. "
+        "Accuracy: mean over seeds (min–max).",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|" + "|".join("---:" for _ in columns) + "|",
+    ]
+    for k in ks:
+        cells = [str(k)]
+        for pair in pairs:
+            cells += [_spread(models[m][k]) if k in models[m] else "—" for m in pair]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def read_benchmark(path: Path) -> list[dict[str, Any]]:
     """The benchmark stage's tidy CSV, numbers parsed."""
     try:
@@ -658,8 +683,13 @@ def build(args: argparse.Namespace) -> dict[Path, bytes]:
                 f"{network}: magnitudes of the dense weights (seed {seeds[0]})",
             )
         ),
-        args.table: results_table(
-            models, dense, ks, dataset, pruning.get("test_examples", "?"), seeds
+        args.table: (
+            results_table(
+                {m: models[m] for m in params["prune"]["methods"]}, dense, ks, dataset,
+                pruning.get("test_examples", "?"), seeds,
+            )
+            + "\n"
+            + reconstruction_table(models, params["reconstruct"]["methods"])
         ).encode(),
         args.recovery_png: png_bytes(recovery_figure(
             models, tuned, dense, chance, f"{network}: what retraining recovers")),

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from prunelab.datasets import load_train_split
-from prunelab.entry import run_stage
+from prunelab.entry import StageError, run_stage
 from prunelab.params import (
     RECONSTRUCT_METHODS,
     load_params,
@@ -49,11 +49,19 @@ def reconstruct(args: argparse.Namespace) -> None:
     dense = load_kernels(args.dense)
     cfg = params["reconstruct"]
     train = load_train_split(args.data, params["data"]["train_images"])
-    rows = calibration_indices(
-        len(train.labels), params["train"]["validation_split"], seed, cfg["calibration_images"]
-    )
+    fraction = params["train"]["validation_split"]
+    fit_size = len(train.labels) - max(1, round(fraction * len(train.labels)))
+    if cfg["calibration_images"] > fit_size:
+        raise StageError(
+            f"reconstruct.calibration_images is {cfg['calibration_images']} but the training "
+            f"split holds only {fit_size} images outside validation: lower it (or raise "
+            "data.train_images)"
+        )
+    rows = calibration_indices(len(train.labels), fraction, seed, cfg["calibration_images"])
+    # Wanda updates no weight, so it has nothing to refit in the logits kernel either.
+    refit_logits = cfg["refit_logits"] and method != "wanda"
     kernels = reconstruct_network(
-        dense, method, k, train.images[rows], ridge=cfg["ridge"], refit_logits=cfg["refit_logits"]
+        dense, method, k, train.images[rows], ridge=cfg["ridge"], refit_logits=refit_logits
     )
     save_kernels(kernels, args.out)
     print(f"reconstruct: {method}-{k} seed {seed}: zeros per matrix {zero_counts(kernels)}")

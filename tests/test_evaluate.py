@@ -382,7 +382,7 @@ def test_plot_makes_figures_and_tables(world, evaluated, sensitivity, tmp_path):
         raw = (tmp_path / name).read_bytes()
         assert raw[:8] == b"\x89PNG\r\n\x1a\n"
         assert len(raw) > 20_000  # a real figure, not an empty canvas
-    table = (tmp_path / "results.md").read_text()
+    table, data_aware = (tmp_path / "results.md").read_text().split("## One-shot pruning with")
     rows = [line for line in table.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert [int(row.split("|")[1]) for row in rows] == sorted(KS)
     header = next(line for line in table.splitlines() if line.startswith("| k"))
@@ -391,6 +391,12 @@ def test_plot_makes_figures_and_tables(world, evaluated, sensitivity, tmp_path):
     unit = document["unit"]["50"]
     spread = f"{unit['test_accuracy_min']:.4f}–{unit['test_accuracy_max']:.4f}"
     assert f"{unit['test_accuracy']:.4f} ({spread})" in rows[1]
+    # The data-aware methods sit beside the magnitude method whose counts they share.
+    assert "| k (%) | weight | weight_refit |" in data_aware
+    refit = document["weight_refit"]["50"]
+    row_50 = next(line for line in data_aware.splitlines() if line.startswith("| 50 |"))
+    assert row_50.endswith(
+        f"({refit['test_accuracy_min']:.4f}–{refit['test_accuracy_max']:.4f}) |")
     finetune = (tmp_path / "finetune.md").read_text()
     tuned = json.loads((evaluated / "metrics" / "finetune.json").read_text())
     assert finetune.count("\n| weight | 50 | ") == 1

@@ -15,6 +15,9 @@ from typing import Any
 # Decimal places of the headline figures: enough to see a change, few enough to read.
 ACCURACY_DIGITS = 4
 SPEEDUP_DIGITS = 2
+# The magnitude method whose mask rule and counts each data-aware method shares: the one it is
+# compared with in the tables.
+COUNTERPART = {"weight_refit": "weight", "unit_refit": "unit", "wanda": "weight"}
 # The label a fine-tuning schedule gets after the method name in a curve's name.
 SCHEDULE_SUFFIX = {"oneshot": "ft", "gradual": "gradual"}
 
