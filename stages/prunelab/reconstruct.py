@@ -45,11 +45,11 @@ import numpy as np
 import scipy.linalg
 from threadpoolctl import threadpool_limits
 
+from prunelab.params import RECONSTRUCT_METHODS
 from prunelab.pruning import count_to_prune, unit_mask, weight_mask
+from prunelab.sparsity import check_chain
 
-RECONSTRUCT_METHODS = ("weight_refit", "unit_refit", "wanda")
 DEFAULT_RIDGE = 0.01
-DEFAULT_CALIBRATION_SIZE = 4096
 
 # How "weight_refit" treats an output column, by the number of weights it keeps (see
 # reconstruct_network): at most GREEDY_MAX_KEPT: greedy support and exact solve (cost ~ inputs *
@@ -558,20 +558,10 @@ def _sparsegpt_update(weights: np.ndarray, hinv: np.ndarray, keep: np.ndarray) -
 
 def _check_kernels(kernels: list[np.ndarray]) -> list[np.ndarray]:
     """New float32 copies of the kernels, after checking that they are finite, 2-D and chain."""
-    arrays = [np.asarray(kernel) for kernel in kernels]
-    if not arrays:
-        raise ValueError("a network needs at least one kernel (the logits matrix)")
+    arrays = check_chain(kernels)
     for index, array in enumerate(arrays):
-        if array.ndim != 2:
-            raise ValueError(f"kernel {index} has shape {array.shape}: kernels must be 2-D")
         if not np.issubdtype(array.dtype, np.number):
             raise ValueError(f"kernel {index} holds non-numbers ({array.dtype})")
-    for index, (left, right) in enumerate(zip(arrays[:-1], arrays[1:])):
-        if left.shape[1] != right.shape[0]:
-            raise ValueError(
-                f"kernel {index} has {left.shape[1]} outputs but kernel {index + 1} has "
-                f"{right.shape[0]} inputs: shapes {left.shape} and {right.shape} do not chain"
-            )
     with np.errstate(over="ignore"):  # too large for float32: infinity, rejected below
         copies = [array.astype(np.float32) for array in arrays]
     for index, copy in enumerate(copies):

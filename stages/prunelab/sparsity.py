@@ -29,7 +29,7 @@ import numpy as np
 from prunelab.weights import forward
 
 
-def _check_chain(kernels: list[np.ndarray]) -> list[np.ndarray]:
+def check_chain(kernels: list[np.ndarray]) -> list[np.ndarray]:
     """The kernels as arrays, after checking that they are 2-D and chain up."""
     arrays = [np.asarray(kernel) for kernel in kernels]
     if not arrays:
@@ -75,7 +75,7 @@ def alive_units(kernels: list[np.ndarray]) -> list[np.ndarray]:
     Raises:
         ValueError: if a kernel is not 2-D or consecutive shapes do not chain.
     """
-    arrays = _check_chain(kernels)
+    arrays = check_chain(kernels)
     present = [array != 0 for array in arrays]
     hidden = len(arrays) - 1
     # Forward: reachable from the inputs through nonzero weights (every input counts).
@@ -112,7 +112,7 @@ def live_blocks(kernels: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]
     live; otherwise row ``j`` of ``kernels[l]`` is live when unit ``j`` of hidden layer
     ``l - 1`` is, and column ``j`` when unit ``j`` of hidden layer ``l`` is (:func:`alive_units`).
     """
-    arrays = _check_chain(kernels)
+    arrays = check_chain(kernels)
     return _row_and_column_masks(arrays, alive_units(arrays))
 
 
@@ -126,7 +126,7 @@ def effective_kernels(kernels: list[np.ndarray]) -> list[np.ndarray]:
     feed a unit whose output nobody reads. The result is a fixed point: its own effective
     kernels equal it, and its zero pattern is the one the original *effectively* has.
     """
-    arrays = _check_chain(kernels)
+    arrays = check_chain(kernels)
     effective = []
     for array, (rows, columns) in zip(arrays, _row_and_column_masks(arrays, alive_units(arrays))):
         copy = array.copy()
@@ -151,7 +151,7 @@ def shrink(kernels: list[np.ndarray]) -> list[np.ndarray]:
     reaches the logits), and the result has the valid shapes ``(inputs, 0), (0, 0), ...,
     (0, logits)``: the matrix products then give all-zero logits, as the original network does.
     """
-    arrays = _check_chain(kernels)
+    arrays = check_chain(kernels)
     masks = _row_and_column_masks(arrays, alive_units(arrays))
     return [array[rows][:, columns].copy() for array, (rows, columns) in zip(arrays, masks)]
 
@@ -194,7 +194,7 @@ def model_stats(kernels: list[np.ndarray]) -> dict[str, Any]:
     A ratio whose denominator is zero (everything pruned) is ``None``, which JSON writes as
     ``null``; shares of an empty set of weights are ``0.0``.
     """
-    arrays = _check_chain(kernels)
+    arrays = check_chain(kernels)
     effective = effective_kernels(arrays)
     sizes = [int(array.size) for array in arrays]
     nonzero = [int(np.count_nonzero(array)) for array in arrays]
