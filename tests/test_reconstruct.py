@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prunelab import reconstruct
 from prunelab.datasets import Split
-from prunelab.pruning import count_to_prune, unit_mask, weight_mask
+from prunelab.pruning import count_to_prune, weight_mask
 from prunelab.reconstruct import calibration_indices, reconstruct_network, wanda_mask
 from prunelab.training import split_validation
 
@@ -277,16 +277,19 @@ def test_weight_refit_greedy_columns_choose_other_weights_than_magnitude():
     seed=st.integers(0, 1000),
     refit=st.booleans(),
 )
-def test_unit_refit_zeroes_the_magnitude_units_columns_and_next_rows(sizes, k, seed, refit):
+def test_unit_refit_removes_exact_unit_counts_with_their_next_rows(sizes, k, seed, refit):
     kernels = network(sizes, seed)
     result = reconstruct_network(
         kernels, "unit_refit", k, images(30, sizes[0], seed), refit_logits=refit
     )
     rows = np.ones(sizes[0], dtype=bool)  # network inputs are never removed
     for kernel, pruned in zip(kernels[:-1], result[:-1]):
-        columns = unit_mask(kernel, k)[0]
-        assert np.count_nonzero(~columns) == count_to_prune(kernel.shape[1], k)
-        assert np.array_equal(pruned != 0, rows[:, None] & columns[None, :])
+        columns = np.any(pruned != 0, axis=0)  # a kept column's refit weights are nonzero
+        if rows.any():
+            assert np.count_nonzero(~columns) == count_to_prune(kernel.shape[1], k)
+            assert np.array_equal(pruned != 0, rows[:, None] & columns[None, :])
+        else:  # every unit before was removed: which columns are kept cannot be seen
+            assert not pruned.any()
         rows = columns
     logits, dense_logits = result[-1], kernels[-1]
     assert np.all(logits != 0)
@@ -295,6 +298,12 @@ def test_unit_refit_zeroes_the_magnitude_units_columns_and_next_rows(sizes, k, s
         assert logits[~rows].tobytes() == dense_logits[~rows].tobytes()
     else:
         assert logits.tobytes() == dense_logits.tobytes()
+
+
+def test_unit_refit_keeps_the_first_layers_columns_at_their_dense_values():
+    result = reconstruct_network(KERNELS, "unit_refit", 60, CALIBRATION)
+    kept = np.any(result[0] != 0, axis=0)
+    assert result[0][:, kept].tobytes() == KERNELS[0][:, kept].astype(np.float32).tobytes()
 
 
 def test_wanda_prunes_with_the_pruned_networks_input_norms_and_keeps_weights():
