@@ -1,7 +1,9 @@
 """Stage export_compact: each unit-pruned network as a real, smaller Keras model.
 
 The models of one seed, ``--seed`` (the first of ``train.seeds``). Dead hidden units (zero
-incoming column or zero outgoing row) are removed physically, so ``unit-90`` becomes a 784-100-100-50-20-10 model: ordinary dense layers, loadable with ``keras.models.load_model`` and no custom objects, whose logits equal the masked dense model's.
+incoming column or zero outgoing row) are removed physically, so ``unit-90`` becomes a
+784-100-100-50-20-10 model: ordinary dense layers, loadable with ``keras.models.load_model`` and
+no custom objects, whose logits equal the masked dense model's.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from prunelab.atomic import replace_folder
 from prunelab.entry import prepare_tensorflow, run_stage
-from prunelab.layout import pruned_path
+from prunelab.layout import compact_model_path, pruned_path
 from prunelab.params import load_params, parse_seed
 from prunelab.weights import load_kernels
 
@@ -35,12 +37,13 @@ def export(args: argparse.Namespace) -> None:
     # All of them before TensorFlow starts, so a bad file fails fast.
     pruned = [load_kernels(pruned_path(args.pruned_dir, seed, "unit", k)) for k in ks]
     prepare_tensorflow()
-    from prunelab.sparse_exec import build_compact_keras, compact
+    from prunelab.routes.base import compact
+    from prunelab.routes.keras_model import build_compact_keras
 
     with replace_folder(args.out) as staging:
-        for k, kernels in zip(ks, pruned):
+        for k, kernels in zip(ks, pruned, strict=True):
             model = build_compact_keras(compact(kernels))
-            model.save(staging / f"unit-{k}.keras")
+            model.save(compact_model_path(staging, k))
             widths = [layer.units for layer in model.layers if hasattr(layer, "units")]
             print(f"export_compact: unit-{k}: 784-" + "-".join(map(str, widths)))
 

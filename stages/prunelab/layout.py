@@ -30,3 +30,14 @@ def finetuned_path(finetuned: Path, seed: int, schedule: str, method: str, k: in
     """A fine-tuned model, ``<finetuned>/seed-<s>/<schedule>-<method>/<k>.npz``; its log is the
     same path with the suffix ``.json``."""
     return finetuned / f"seed-{seed}" / f"{schedule}-{method}" / f"{k}.npz"
+
+
+def compact_model_path(compact: Path, k: int) -> Path:
+    """A unit-pruned model exported as a smaller Keras model: ``<compact>/unit-<k>.keras``."""
+    return compact / f"unit-{k}.keras"
+
+
+def speed_headline_path(headlines: Path, stem: str) -> Path:
+    """One benchmark headline file, ``<headlines>/<stem>.json``; ``stem`` is ``<method>-b<batch>``
+    as :func:`prunelab.curves.speed_headlines` names it."""
+    return headlines / f"{stem}.json"

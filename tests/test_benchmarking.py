@@ -1,0 +1,209 @@
+"""The benchmark's arithmetic on known numbers: route policy, baselines, speedups, storage bytes.
+
+Fake timings go in, so every speedup, baseline and headline has one right value; the real stage
+runs once, tiny, in tests/test_benchmark_stage.py.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+
+import numpy as np
+import pytest
+
+from prunelab.benchmarking import DenseBaselines, routes_for, score_cell
+from prunelab.curves import speed_headlines
+from prunelab.storage import compressed_bytes, csr_arrays, csr_bytes, storage_figures
+from prunelab.timing import MIN_REPEATS, Timer, Timings, rewarm_calls
+
+DENSE = ("numpy", "numpy-1t", "tf", "litert", "numba")
+DENSE_BIG_BATCH = ("numpy", "numpy-1t", "tf", "litert")  # no per-sample numba pass above 256
+
+
+@pytest.mark.parametrize(("method", "k", "batch", "expected"), [
+    ("unit", 90, 1, DENSE),
+    ("unit", 90, 256, DENSE),
+    ("unit", 90, 257, DENSE_BIG_BATCH),
+    ("weight", 0, 1, DENSE),
+    ("weight", 49, 4096, DENSE_BIG_BATCH),
+    ("weight", 50, 1, ("numba-csr", "scipy-csr")),
+    ("weight", 69, 1, ("numba-csr", "scipy-csr")),
+    ("weight", 70, 1, ("numba-csr", "scipy-csr", "tf-csr")),
+    ("weight", 90, 256, ("numba-csr", "scipy-csr", "tf-csr", "tf-sparse")),
+    ("weight", 90, 4096, ("numba-csr", "scipy-csr", "tf-csr")),
+    ("weight", 95, 1, ("numba-csr", "scipy-csr", "tf-csr", "tf-sparse", "litert-sparse")),
+    ("weight", 96, 4096, ("numba-csr", "scipy-csr", "tf-csr", "litert-sparse")),
+    ("weight", 97, 4096, ("numba-csr", "scipy-csr", "tf-csr", "tf-sparse", "litert-sparse")),
+])
+def test_route_policy(method, k, batch, expected):
+    assert routes_for(method, k, batch) == expected
+
+
+# Dense phase of one batch size, in seconds. numba is fastest; the cut-off for re-timing is
+# max(1.3 x 1 ms, 1 ms + 1 ms) = 2 ms, so numpy (1.5) and tf (1.9) are re-timed in every cell,
+# numpy-1t (2.6) and litert (4.0) are not. numpy is the fastest library route.
+PHASE = {"numpy": 1.5e-3, "numpy-1t": 2.6e-3, "tf": 1.9e-3, "litert": 4.0e-3, "numba": 1.0e-3}
+MODEL = {
+    "mac_reduction_compact": 1.25, "mac_reduction_sparse": 10.0,
+    "compact_bytes_raw": 400, "compact_bytes_compressed": 300,
+    "csr_bytes_raw": 100, "csr_bytes_compressed": 80,
+}
+
+
+def test_dense_baselines_from_known_medians():
+    base = DenseBaselines(PHASE)
+    assert base.fastest == "numba"
+    assert base.library == "numpy"
+    assert base.contenders == ["numpy", "tf", "numba"]
+    assert base.by_runtime == {"numba": "numba", "numpy": "numpy", "tensorflow": "tf",
+                               "litert": "litert"}
+
+
+def test_library_route_is_always_retimed():
+    # Every library route is more than 2 ms slower than numba, yet the fastest one is re-timed.
+    base = DenseBaselines({"numpy": 5e-3, "tf": 4e-3, "litert": 6e-3, "numba": 1e-3})
+    assert (base.fastest, base.library, base.contenders) == ("numba", "tf", ["tf", "numba"])
+
+
+def samples(ms: float) -> list[float]:
+    """Three timed calls whose median is ``ms`` milliseconds."""
+    return [ms * 0.9e-3, ms * 1e-3, ms * 1.2e-3]
+
+
+def test_speedups_of_a_cell_from_fake_timings():
+    timings = Timings({
+        "dense:numpy": samples(1.6), "dense:tf": samples(2.2), "dense:numba": samples(1.1),
+        "numba-csr": samples(0.22), "scipy-csr": samples(0.8), "litert-sparse": samples(2.2),
+    })
+    chosen = ["numba-csr", "scipy-csr", "litert-sparse"]
+    cell, rows = score_cell(timings, DenseBaselines(PHASE), chosen, MODEL,
+                            {"method": "weight", "k": 90, "batch": 1})
+    assert cell["fastest_dense"]["route"] == "numba"
+    assert cell["fastest_dense"]["latency_ms"] == pytest.approx(1.1)
+    assert cell["library_dense"]["route"] == "numpy"
+    assert cell["library_dense"]["latency_ms"] == pytest.approx(1.6)
+    expected = {
+        # route: (vs fastest 1.1 ms, vs library 1.6 ms, vs own runtime, own runtime's route)
+        "numba-csr": (5.0, 1.6 / 0.22, 5.0, "numba"),
+        "scipy-csr": (1.375, 2.0, 2.0, "numpy"),  # scipy runs on numpy: numpy re-timed, 1.6
+        # litert was not re-timed: its dense-phase ratio to numba (4x) scales the cell's 1.1 ms.
+        "litert-sparse": (0.5, 1.6 / 2.2, 2.0, "litert"),
+    }
+    for name, (fastest, library, same, same_route) in expected.items():
+        figures = cell[name]
+        assert figures["speedup_vs_fastest_dense"] == pytest.approx(fastest)
+        assert figures["speedup_vs_library_dense"] == pytest.approx(library)
+        assert figures["speedup_vs_same_runtime_dense"] == pytest.approx(same)
+        assert figures["same_runtime_dense_route"] == same_route
+        assert figures["library_dense_route"] == "numpy"
+        assert (figures["mac_reduction"], figures["model_bytes_raw"],
+                figures["model_bytes_compressed"]) == (10.0, 100, 80)  # sparse storage
+        assert figures["timed_calls"] == 3
+    assert cell["best"] == {"route": "numba-csr", "speedup_vs_fastest_dense": pytest.approx(5.0),
+                            "speedup_vs_library_dense": pytest.approx(1.6 / 0.22)}
+    assert [(row["method"], row["k"], row["batch"], row["route"]) for row in rows] == [
+        ("weight", 90, 1, "numba-csr"), ("weight", 90, 1, "scipy-csr"),
+        ("weight", 90, 1, "litert-sparse"),
+    ]
+    assert rows[1]["fastest_dense_route"] == "numba"
+    assert rows[1]["fastest_dense_ms"] == pytest.approx(1.1)
+    assert rows[1]["library_dense_ms"] == pytest.approx(1.6)
+    assert rows[1]["runtime"] == "numpy" and rows[1]["storage"] == "sparse"
+    params = {"benchmark": {"methods": ["weight"], "batch_sizes": [1]}, "prune": {"ks": [90]}}
+    assert speed_headlines({"weight": {"90": {"1": cell}}}, params) == {"weight-b1": {"k90": 5.0}}
+
+
+def test_cell_reference_is_the_fastest_retimed_route():
+    # In the cell tf beats numba, so tf is the reference; dense routes report compact figures.
+    timings = Timings({"dense:numpy": samples(3.0), "dense:tf": samples(1.0),
+                       "dense:numba": samples(2.0), "numpy": samples(4.0), "tf": samples(0.5)})
+    cell, _ = score_cell(timings, DenseBaselines(PHASE), ["numpy", "tf"], MODEL, {})
+    assert cell["fastest_dense"]["route"] == "tf"
+    assert cell["library_dense"]["route"] == "tf"
+    assert cell["numpy"]["speedup_vs_fastest_dense"] == pytest.approx(0.25)
+    assert cell["numpy"]["speedup_vs_same_runtime_dense"] == pytest.approx(0.75)
+    assert cell["tf"]["speedup_vs_fastest_dense"] == pytest.approx(2.0)
+    assert (cell["tf"]["mac_reduction"], cell["tf"]["model_bytes_raw"],
+            cell["tf"]["model_bytes_compressed"]) == (1.25, 400, 300)
+    assert cell["best"]["route"] == "tf"
+
+
+def test_no_route_faster_than_nothing_leaves_best_empty():
+    timings = Timings({"dense:numpy": samples(1.0), "dense:tf": samples(1.0),
+                       "dense:numba": samples(1.0)})
+    cell, rows = score_cell(timings, DenseBaselines(PHASE), [], MODEL, {})
+    assert rows == []
+    assert cell["best"] == {"route": None, "speedup_vs_fastest_dense": 0.0,
+                            "speedup_vs_library_dense": 0.0}
+
+
+def test_latency_figures_of_known_samples():
+    figures = Timings({"a": [0.001, 0.002, 0.003, 0.004, 0.005]}).figures("a")
+    assert figures == {"latency_ms": pytest.approx(3.0), "latency_p10_ms": pytest.approx(1.4),
+                       "latency_p90_ms": pytest.approx(4.6), "timed_calls": 5}
+
+
+@pytest.mark.parametrize(("call_s", "calls"), [
+    (0.03, 0), (0.02, 0), (0.0015, 1), (0.001, 2), (0.0001, 20), (1e-6, 100),
+])
+def test_rewarm_calls(call_s, calls):
+    assert rewarm_calls(call_s) == calls
+
+
+@pytest.mark.parametrize(("repeats", "rounds"), [(30, MIN_REPEATS), (3, 3)])
+def test_timer_rounds_and_input_cycle(repeats, rounds):
+    inputs = [np.full((1, 2), value, np.float32) for value in (0.0, 1.0, 2.0)]
+    seen: dict[str, list[float]] = {"a": [], "b": []}
+    runners = {name: (lambda batch, name=name: seen[name].append(float(batch[0, 0])))
+               for name in seen}
+    # A zero budget asks for no round at all: MIN_REPEATS rounds, or fewer if repeats says so.
+    timings = Timer(runners, inputs, random.Random(0)).run(warmup=2, repeats=repeats,
+                                                           budget_s=0.0)
+    assert {name: len(values) for name, values in timings.samples.items()} == {
+        "a": rounds, "b": rounds}
+    for values in seen.values():
+        assert values == [float(i % 3) for i in range(len(values))]
+
+
+# A 4x3 kernel with two non-zeros: (0, 1) = 1 and (3, 2) = 1.
+def sparse_kernel() -> np.ndarray:
+    kernel = np.zeros((4, 3), np.float32)
+    kernel[0, 1] = kernel[3, 2] = 1.0
+    return kernel
+
+
+def test_csr_bytes_and_arrays_of_a_known_matrix():
+    # 2 non-zeros x (4-byte value + 4-byte index) + (4 rows + 1) x 4-byte pointers
+    assert csr_bytes([sparse_kernel()]) == 2 * 8 + 5 * 4
+    arrays = csr_arrays([sparse_kernel()])
+    assert arrays["data_0"].tolist() == [1.0, 1.0]
+    assert arrays["indices_0"].tolist() == [1, 2]
+    assert arrays["indptr_0"].tolist() == [0, 1, 1, 1, 2]
+    assert arrays["shape_0"].tolist() == [4, 3]
+
+
+def test_compressed_bytes_is_the_stored_file_size(tmp_path):
+    arrays = {"zeros": np.zeros((1000, 1000), np.float32), "ramp": np.arange(10, dtype=np.int32)}
+    path = tmp_path / "stored.npz"
+    np.savez_compressed(path, **arrays)
+    assert compressed_bytes(arrays) == path.stat().st_size
+    assert compressed_bytes(arrays) < 20_000  # 4 MB of zeros compress to a few kB
+
+
+def test_storage_figures_of_a_network_with_a_dead_unit():
+    # 3-4-2: hidden unit 0 reads nothing (column 0 of the first kernel is zero), so the compact
+    # network is 3-3-2 and keeps the same 4 non-zeros.
+    first = np.zeros((3, 4), np.float32)
+    first[0, 1] = first[2, 3] = 2.0
+    second = np.ones((4, 2), np.float32)
+    second[1, 0] = 0.0
+    compact_kernels = [first[:, 1:], second[1:]]
+    figures = storage_figures([first, second], compact_kernels)
+    compressed = io.BytesIO()
+    np.savez_compressed(compressed, kernel_0=compact_kernels[0], kernel_1=compact_kernels[1])
+    assert figures["dense_bytes_raw"] == (12 + 8) * 4
+    assert figures["compact_bytes_raw"] == (9 + 6) * 4
+    # non-zeros 2 and 5 (8 bytes each), pointers (3 + 1) and (3 + 1) (4 bytes each)
+    assert figures["csr_bytes_raw"] == 7 * 8 + 8 * 4
+    assert figures["compact_bytes_compressed"] == compressed.getbuffer().nbytes

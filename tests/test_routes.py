@@ -1,0 +1,165 @@
+"""Every execution route gives the masked dense model's logits; the compact Keras model too.
+
+No timing assertions: speed is the benchmark's business. A hand-computed tiny network first,
+then random He-initialised kernels of the real shapes, pruned by ``prune_network`` (weight 90 /
+99, unit 90), then compacted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from prunelab.pruning import prune_network
+from prunelab.routes.base import compact, hidden_sizes
+from prunelab.routes.keras_model import build_compact_keras
+from prunelab.routes.litert import pad_hidden_widths
+from prunelab.routes.registry import DENSE_ROUTES, ROUTES, SPARSE_ROUTES, prepare
+from prunelab.routes.tensorflow_ops import keras_runner
+from prunelab.weights import KERNEL_SHAPES, LAYER_SIZES, forward
+
+CASES = [("weight", 90), ("weight", 99), ("unit", 90)]
+# 1: serial per-sample kernels; 8: per-sample over threads; 17: one partial tile; 300: tiles
+# over threads with a partial last one.
+BATCHES = (1, 8, 17, 300)
+
+# A 4-4-2-2 network small enough to run by hand. Hidden unit 3 of layer 0 reads nothing (dead);
+# row 2 of TINY[1] is zero, so unit 2 of layer 0 is read by nothing (dead too). (Four inputs, not
+# three: litert-sparse gave wrong logits with three -- the real network has 784, a multiple of 4.)
+TINY = [
+    np.array([[1, -1, 2, 0], [0, 2, 0, 0], [3, 1, -1, 0], [0, 1, 1, 0]], np.float32),
+    np.array([[1, 1], [2, -1], [0, 0], [5, 5]], np.float32),
+    np.array([[1, -1], [2, 1]], np.float32),
+]
+TINY_INPUTS = np.array(
+    [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [1, 1, 1, 1], [2, 0, 1, 3]],
+    np.float32,
+)
+# Worked out on paper: h0 = relu(x @ TINY[0]), h1 = relu(h0 @ TINY[1]), logits = h1 @ TINY[2].
+#   [1, 0, 0, 0]: h0 = relu([1, -1, 2, 0]) = [1, 0, 2, 0]; h1 = [1, 1]; [3, 0]
+#   [0, 1, 0, 0]: h0 = [0, 2, 0, 0]; h1 = relu([4, -2]) = [4, 0]; [4, -4]
+#   [0, 0, 1, 0]: h0 = relu([3, 1, -1, 0]) = [3, 1, 0, 0]; h1 = [5, 2]; [9, -3]
+#   [0, 0, 0, 1]: h0 = [0, 1, 1, 0]; h1 = relu([2, -1]) = [2, 0]; [2, -2]
+#   [1, 1, 1, 1]: h0 = relu([4, 3, 2, 0]) = [4, 3, 2, 0]; h1 = [10, 1]; [12, -9]
+#   [2, 0, 1, 3]: h0 = relu([5, 2, 6, 0]) = [5, 2, 6, 0]; h1 = [9, 3]; [15, -6]
+TINY_LOGITS = np.array([[3, 0], [4, -4], [9, -3], [2, -2], [12, -9], [15, -6]], np.float32)
+
+
+def he_kernels(seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [(rng.normal(size=s) * np.sqrt(2 / s[0])).astype(np.float32) for s in KERNEL_SHAPES]
+
+
+@pytest.fixture(scope="module")
+def networks() -> dict[tuple[str, int], list[np.ndarray]]:
+    dense = he_kernels(0)
+    return {case: prune_network(dense, *case) for case in CASES}
+
+
+@pytest.fixture(scope="module")
+def images() -> dict[int, np.ndarray]:
+    rng = np.random.default_rng(1)
+    batches = {n: rng.random((n, LAYER_SIZES[0]), dtype=np.float32) for n in BATCHES}
+    batches[300][:, ::3] = 0.0  # some black pixels, as in real images (zero-skipping paths)
+    return batches
+
+
+def assert_logits_close(actual: np.ndarray, expected: np.ndarray) -> None:
+    assert actual.shape == expected.shape
+    assert actual.dtype == np.float32
+    scale = float(np.abs(expected).max())
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-5 * max(scale, 1.0))
+
+
+def test_route_table_and_order():
+    # The benchmark runs and reports routes in this order (JSON keys, CSV rows).
+    assert DENSE_ROUTES == ("numpy", "numpy-1t", "tf", "litert", "numba")
+    assert SPARSE_ROUTES == ("scipy-csr", "numba-csr", "tf-csr", "tf-sparse", "litert-sparse")
+    assert {name: route.runtime for name, route in ROUTES.items()} == {
+        "numpy": "numpy", "numpy-1t": "numpy", "tf": "tensorflow", "litert": "litert",
+        "numba": "numba", "scipy-csr": "numpy", "numba-csr": "numba", "tf-csr": "tensorflow",
+        "tf-sparse": "tensorflow", "litert-sparse": "litert",
+    }
+
+
+def test_tiny_network_compacts_to_its_live_units():
+    small = compact(TINY)
+    assert hidden_sizes(small) == (2, 2)
+    np.testing.assert_array_equal(small[0], [[1, -1], [0, 2], [3, 1], [0, 1]])
+    np.testing.assert_array_equal(small[1], [[1, 1], [2, -1]])
+
+
+# The tf route builds the real 784-input Keras model, so it cannot take the tiny network.
+@pytest.mark.parametrize("name", [name for name in ROUTES if name != "tf"])
+@pytest.mark.parametrize("compacted", [False, True], ids=["as-is", "compact"])
+@pytest.mark.parametrize("repeat", [1, 4], ids=["6-rows", "24-rows"])  # 24: tiled numba-csr
+def test_route_gives_hand_computed_logits(name, compacted, repeat):
+    runner = prepare(name, compact(TINY) if compacted else TINY)
+    batch = np.tile(TINY_INPUTS, (repeat, 1))
+    np.testing.assert_allclose(runner(batch), np.tile(TINY_LOGITS, (repeat, 1)), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(ROUTES))
+@pytest.mark.parametrize("case", CASES, ids=[f"{m}-{k}" for m, k in CASES])
+def test_route_matches_masked_dense_forward(name, case, networks, images):
+    pruned = networks[case]
+    runner = prepare(name, compact(pruned))
+    for batch in images.values():
+        assert_logits_close(runner(batch), forward(pruned, batch))
+
+
+@pytest.mark.parametrize("name", ["numpy", "numba", "numba-csr", "scipy-csr"])
+def test_routes_take_uncompacted_kernels(name, networks, images):
+    pruned = networks[("weight", 99)]
+    runner = prepare(name, pruned)
+    assert_logits_close(runner(images[300]), forward(pruned, images[300]))
+
+
+def test_compact_shrinks_unit_pruned_network(networks):
+    small = compact(networks[("unit", 90)])
+    assert hidden_sizes(small) == (100, 100, 50, 20)
+    assert all(k.dtype == np.float32 and k.flags.c_contiguous for k in small)
+
+
+def test_compact_keras_model_matches_and_survives_save_and_load(networks, images, tmp_path):
+    keras = pytest.importorskip("keras")
+    pruned = networks[("unit", 90)]
+    model = build_compact_keras(compact(pruned))
+    assert model.count_params() == 784 * 100 + 100 * 100 + 100 * 50 + 50 * 20 + 20 * 10
+    batch = images[300]
+    expected = forward(pruned, batch)
+    assert_logits_close(model(batch, training=False).numpy(), expected)
+    path = tmp_path / "compact.keras"
+    model.save(path)
+    reloaded = keras.models.load_model(path)
+    assert [layer.units for layer in reloaded.layers if hasattr(layer, "units")] == [
+        100, 100, 50, 20, 10
+    ]
+    assert_logits_close(reloaded(batch, training=False).numpy(), expected)
+    assert_logits_close(keras_runner(reloaded)(batch), expected)
+
+
+def test_padding_keeps_logits(networks, images):
+    small = compact(networks[("weight", 99)])
+    padded = pad_hidden_widths(small, 4)
+    assert all(width % 4 == 0 for width in hidden_sizes(padded))
+    assert_logits_close(forward(padded, images[17]), forward(small, images[17]))
+
+
+@pytest.mark.parametrize("name", ["numpy", "numba", "numba-csr", "scipy-csr"])
+def test_all_dead_network_gives_zero_logits(name):
+    kernels = [np.zeros(s, np.float32) for s in KERNEL_SHAPES]
+    small = compact(kernels)
+    assert hidden_sizes(small) == (0, 0, 0, 0)
+    runner = prepare(name, small)
+    for n in (3, 20):
+        logits = runner(np.ones((n, 784), np.float32))
+        np.testing.assert_array_equal(logits, np.zeros((n, 10), np.float32))
+
+
+def test_bad_batch_and_unknown_route_are_rejected(networks):
+    runner = prepare("numba-csr", networks[("weight", 90)])
+    with pytest.raises(ValueError, match=r"\(n, 784\)"):
+        runner(np.zeros((2, 783), np.float32))
+    with pytest.raises(ValueError, match="unknown route"):
+        prepare("nope", networks[("weight", 90)])
