@@ -27,7 +27,7 @@ METHOD_LABEL = {
     "random": "random: same counts as weight",
     "global": "global: one |w| threshold over all hidden matrices",
     "weight_refit": "weight_refit: weight mask, kept weights re-solved",
-    "unit_refit": "unit_refit: unit mask, next matrix re-solved",
+    "unit_refit": "unit_refit: units chosen for the refit, next matrix re-solved",
     "wanda": "wanda: |w|·‖x‖ per output, no refit",
 }
 MARKERS = ("o", "s", "v", "D", "^", "P", "X", "*")
