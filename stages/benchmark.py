@@ -53,7 +53,7 @@ from prunelab.atomic import json_bytes, write_files
 from prunelab.benchmarking import Benchmark, csv_table, run_meta
 from prunelab.curves import speed_headlines
 from prunelab.entry import StageError, prepare_tensorflow, run_stage
-from prunelab.layout import dense_path, pruned_path, speed_headline_path
+from prunelab.layout import dense_path, headline_path, pruned_path
 from prunelab.params import load_params, parse_seed
 from prunelab.weights import WeightsError, load_kernels
 
@@ -105,7 +105,7 @@ def benchmark(args: argparse.Namespace, started: float) -> None:
     document = {"meta": meta, "dense": dense_results, **results}
     files = {args.metrics: json_bytes(document), args.csv: csv_table(rows)}
     if args.headlines_dir:
-        files.update({speed_headline_path(args.headlines_dir, stem): json_bytes(row)
+        files.update({headline_path(args.headlines_dir, stem): json_bytes(row)
                       for stem, row in speed_headlines(document, params).items()})
     write_files(files)
     log(f"wrote {args.metrics} and {args.csv} ({len(rows)} rows)")

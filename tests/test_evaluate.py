@@ -14,8 +14,9 @@ import yaml
 from prunelab.datasets import TEST_IMAGES, TEST_LABELS, load_dataset, load_test_split
 from prunelab.idx import encode_idx
 from prunelab.layout import finetuned_path, pruned_path
+from prunelab.measure import over_seeds, rounded
 from prunelab.pruning import prune_network
-from prunelab.sparsity import accuracy_and_loss
+from prunelab.sparsity import accuracy_and_loss, magnitude_stats
 from prunelab.weights import KERNEL_SHAPES, forward, load_kernels, save_kernels
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,28 +27,18 @@ KS = [50, 0]  # deliberately unsorted: outputs must come out in ascending k
 METHODS = ["weight", "unit", "random", "global"]
 SEEDS = [3, 1]
 SMALL_SIZES = (784, 16, 12, 8, 6, 10)  # the stages take any chain of kernels; small is fast
-CURVE_COLUMNS = [
-    "k",
-    "sparsity",
-    "sparsity_hidden",
-    "effective_sparsity",
-    "effective_sparsity_hidden",
-    "test_accuracy",
-    "test_accuracy_min",
-    "test_accuracy_max",
-    "test_loss",
-    "nonzero_params",
-    "compression_ratio",
-    "mac_reduction",
-    "sparse_mac_reduction",
-]
 
 
 def he_kernels(rng, sizes) -> list[np.ndarray]:
     return [
         (rng.normal(size=(r, c)) * np.sqrt(2 / r)).astype(np.float32)
-        for r, c in zip(sizes[:-1], sizes[1:])
+        for r, c in zip(sizes[:-1], sizes[1:], strict=True)
     ]
+
+
+def macs(sizes: tuple[int, ...]) -> int:
+    """Multiply-accumulates per example of a dense MLP with these layer widths."""
+    return sum(r * c for r, c in zip(sizes[:-1], sizes[1:], strict=True))
 
 
 def test_numpy_accuracy_and_loss_match_keras():
@@ -94,7 +85,8 @@ def world(tmp_path_factory):
         save_kernels(dense, root / "models" / f"seed-{seed}" / "dense.npz")
         for method in METHODS:
             for k in KS:
-                save_kernels(prune_network(dense, method, k, seed), model_file(pruned, method, k, seed))
+                pruned_kernels = prune_network(dense, method, k, seed)
+                save_kernels(pruned_kernels, model_file(pruned, method, k, seed))
         # A stand-in for a data-aware one-shot method: magnitude-pruned, survivors scaled.
         for k in KS:
             refit = [kernel * 0.9 for kernel in prune_network(dense, "weight", k, seed)]
@@ -180,16 +172,18 @@ def test_evaluate_writes_nested_metrics(world, evaluated):
         assert entry["test_accuracy_min"] == pytest.approx(min(accuracies), abs=1e-6), name
         assert entry["test_accuracy_max"] == pytest.approx(max(accuracies), abs=1e-6), name
         assert entry["test_accuracy_seeds"] == {
-            f"seed_{s}": pytest.approx(a, abs=1e-6) for s, a in zip(SEEDS, accuracies)
+            f"seed_{s}": pytest.approx(a, abs=1e-6) for s, a in zip(SEEDS, accuracies, strict=True)
         }
         for key in ("sparsity", "effective_sparsity", "compression_ratio", "mac_reduction",
                     "sparse_mac_reduction", "nonzero_params", "dense_macs", "shrunk_macs"):
             assert key in entry, (name, key)
         assert list(entry["alive_units"]) == ["hidden_0", "hidden_1", "hidden_2", "hidden_3"]
         assert list(entry["layer_sparsity"]) == [f"kernel_{i}" for i in range(5)]
-    assert dense["dense_macs"] == sum(r * c for r, c in zip(SMALL_SIZES[:-1], SMALL_SIZES[1:]))
-    assert set(dense["magnitudes"]) == {f"kernel_{i}" for i in range(5)}
-    assert 0 < dense["magnitudes"]["kernel_0"]["frac_below_10pct_max"] < 1
+    assert dense["dense_macs"] == macs(SMALL_SIZES)
+    # The magnitude figures the plot stage draws: of the first seed's dense kernels.
+    first = load_kernels(world / "models" / f"seed-{SEEDS[0]}" / "dense.npz")
+    assert dense["magnitudes"] == {
+        f"kernel_{i}": rounded(magnitude_stats(kernel)) for i, kernel in enumerate(first)}
     # k = 0 prunes nothing; unit pruning at 50 % halves every hidden layer.
     assert document["weight"]["0"]["test_accuracy"] == dense["test_accuracy"]
     assert document["weight"]["0"]["accuracy_drop"] == 0
@@ -199,7 +193,8 @@ def test_evaluate_writes_nested_metrics(world, evaluated):
     assert document["weight"]["50"]["sparsity_hidden"] == pytest.approx(0.5, abs=1e-6)
     # The baselines remove exactly as many weights as weight pruning.
     for method in ("random", "global"):
-        assert document[method]["50"]["nonzero_params"] == document["weight"]["50"]["nonzero_params"]
+        assert (document[method]["50"]["nonzero_params"]
+                == document["weight"]["50"]["nonzero_params"])
     # Plain JSON: no NaN or Infinity, floats rounded.
     json.dumps(document, allow_nan=False)
     assert len(repr(document["weight"]["50"]["test_loss"]).split(".")[1]) <= 6
@@ -230,9 +225,7 @@ def test_evaluate_writes_finetune_metrics(world, evaluated):
 
 
 def test_over_seeds_combines_entries() -> None:
-    import evaluate
-
-    combined = evaluate.over_seeds({
+    combined = over_seeds({
         0: {"test_accuracy": 0.5, "test_loss": 1.0, "params": 10, "ratio": None,
             "nested": {"a": 1, "b": 2.0}},
         4: {"test_accuracy": 0.7, "test_loss": 2.0, "params": 10, "ratio": None,
@@ -251,17 +244,30 @@ def test_evaluate_writes_one_curve_per_method(evaluated):
     curves = evaluated / "metrics" / "curves"
     assert {p.name for p in curves.iterdir()} == {f"{m}.csv" for m in METHODS} | {
         "weight_refit.csv", "oneshot-weight.csv", "gradual-unit.csv"}
-    document = json.loads((evaluated / "metrics" / "pruning.json").read_text())
-    for method in METHODS:
-        with open(curves / f"{method}.csv", newline="") as stream:
+    pruning = json.loads((evaluated / "metrics" / "pruning.json").read_text())
+    finetune = json.loads((evaluated / "metrics" / "finetune.json").read_text())
+    documents = {f"{m}.csv": pruning[m] for m in [*METHODS, "weight_refit"]}
+    documents.update({"oneshot-weight.csv": finetune["oneshot"]["weight"],
+                      "gradual-unit.csv": finetune["gradual"]["unit"]})
+    for name, document in documents.items():
+        with open(curves / name, newline="") as stream:
             rows = list(csv.DictReader(stream))
-        assert list(rows[0]) == CURVE_COLUMNS
-        assert [int(row["k"]) for row in rows] == [0, 50]
+        # A row per k, ascending; every other column is the report's figure of that curve and k.
+        assert [row["k"] for row in rows] == sorted(document, key=int), name
+        assert list(rows[0])[0] == "k"
         for row in rows:
-            entry = document[method][row["k"]]
-            assert float(row["test_accuracy"]) == entry["test_accuracy"]
-            assert float(row["sparsity"]) == entry["sparsity"]
-            assert int(row["nonzero_params"]) == entry["nonzero_params"]
+            entry = document[row["k"]]
+            for column, text in list(row.items())[1:]:
+                assert text == ("" if entry[column] is None else str(entry[column])), (name, column)
+    # The figures a reader of the curves needs: how sparse, how accurate and how much smaller.
+    with open(curves / "unit.csv", newline="") as stream:
+        unit_50 = list(csv.DictReader(stream))[1]
+    assert float(unit_50["sparsity_hidden"]) == pytest.approx(0.5, abs=0.01)
+    assert float(unit_50["test_accuracy_min"]) <= float(unit_50["test_accuracy"]) <= float(
+        unit_50["test_accuracy_max"])
+    halved = (784, 8, 6, 4, 3, 10)
+    assert float(unit_50["mac_reduction"]) == pytest.approx(macs(SMALL_SIZES) / macs(halved),
+                                                            abs=1e-6)
 
 
 def test_evaluate_writes_headlines_and_plot_tables(evaluated):

@@ -6,7 +6,12 @@ exactly the models it reads -- adding a seed, or a k to another method, leaves t
 
 * ``<models>/seed-<s>/dense.npz``: the train stage's kernels;
 * ``<pruned>/seed-<s>/<method>/<k>.npz``: one-shot pruned (prune and reconstruct stages);
-* ``<finetuned>/seed-<s>/<schedule>-<method>/<k>.npz``, and ``<k>.json`` its log: fine-tuned.
+* ``<finetuned>/seed-<s>/<schedule>-<method>/<k>.npz``, and ``<k>.json`` its log: fine-tuned;
+* ``<train_logs>/seed-<s>/plots/metrics/{train,eval}/<quantity>.tsv``: dvclive's per-epoch log
+  of the train stage.
+
+The reports go into folders named on the command line, a file per curve, row or table:
+``<curves>/<stem>.csv`` (:func:`curve_stem`), ``<headlines>/<row>.json``, ``<plots>/<name>.csv``.
 
 ``dvc.yaml`` spells out the same paths in the stages' ``cmd``, ``deps`` and ``outs``.
 """
@@ -37,7 +42,28 @@ def compact_model_path(compact: Path, k: int) -> Path:
     return compact / f"unit-{k}.keras"
 
 
-def speed_headline_path(headlines: Path, stem: str) -> Path:
-    """One benchmark headline file, ``<headlines>/<stem>.json``; ``stem`` is ``<method>-b<batch>``
-    as :func:`prunelab.curves.speed_headlines` names it."""
-    return headlines / f"{stem}.json"
+def train_log_path(train_logs: Path, seed: int, folder: str, quantity: str) -> Path:
+    """dvclive's per-epoch log of one quantity of the train stage, for ``folder`` ``train`` or
+    ``eval``: ``<train_logs>/seed-<s>/plots/metrics/<folder>/<quantity>.tsv``."""
+    return train_logs / f"seed-{seed}" / "plots" / "metrics" / folder / f"{quantity}.tsv"
+
+
+def curve_stem(schedule: str | None, method: str) -> str:
+    """The file stem of a curve's report: ``<method>`` for one-shot pruning (no ``schedule``),
+    ``<schedule>-<method>`` for a fine-tuned curve, as the folder of its models."""
+    return method if schedule is None else f"{schedule}-{method}"
+
+
+def curve_csv_path(curves_dir: Path, schedule: str | None, method: str) -> Path:
+    """A curve's CSV, one row per k: ``<curves_dir>/<stem>.csv`` (:func:`curve_stem`)."""
+    return curves_dir / f"{curve_stem(schedule, method)}.csv"
+
+
+def headline_path(headlines_dir: Path, name: str) -> Path:
+    """A headline file, one row of ``dvc metrics show``: ``<headlines_dir>/<name>.json``."""
+    return headlines_dir / f"{name}.json"
+
+
+def plot_table_path(plots_dir: Path, name: str) -> Path:
+    """A long-format table for ``dvc plots``: ``<plots_dir>/<name>.csv``."""
+    return plots_dir / f"{name}.csv"
