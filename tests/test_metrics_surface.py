@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from prunelab.curves import (
     accuracy_headlines,
     curve_name,

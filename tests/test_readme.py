@@ -14,7 +14,8 @@ def table_rows(text: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "table", ["metrics/results.md", "metrics/finetune.md", "metrics/sensitivity.md", "metrics/speed.md"]
+    "table",
+    ["metrics/results.md", "metrics/finetune.md", "metrics/sensitivity.md", "metrics/speed.md"],
 )
 def test_readme_shows_the_committed_tables(table: str) -> None:
     committed = table_rows((ROOT / table).read_text())

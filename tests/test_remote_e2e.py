@@ -17,7 +17,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from dvc_lab import copy_project, run, stages_run, tiny_params, write_params
 
 pytestmark = pytest.mark.e2e
