@@ -12,47 +12,37 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from prunelab import entry
+from prunelab.calibration import calibration_indices
 from prunelab.datasets import load_train_split
-from prunelab.entry import StageError, run_stage
-from prunelab.params import (
-    RECONSTRUCT_METHODS,
-    load_params,
-    parse_choice,
-    parse_percent,
-    parse_seed,
-)
-from prunelab.reconstruct import calibration_indices, reconstruct_network
+from prunelab.params import load_params
+from prunelab.pruning import RECONSTRUCT_METHODS
+from prunelab.reconstruct import reconstruct_network
 from prunelab.sparsity import zero_counts
 from prunelab.weights import load_kernels, save_kernels
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--method", required=True, help=", ".join(RECONSTRUCT_METHODS))
-    parser.add_argument("--k", required=True, help="percentage to prune, an integer in [0, 100)")
-    parser.add_argument("--seed", required=True, help="the model's training seed")
-    parser.add_argument("--data", type=Path, required=True, help="folder with the IDX files")
-    parser.add_argument("--dense", type=Path, required=True, help="the seed's dense.npz")
-    parser.add_argument("--out", type=Path, required=True, help="output .npz")
+    parser = entry.stage_parser(__doc__.split("\n\n")[0])
+    entry.add_instance_arguments(parser, ", ".join(RECONSTRUCT_METHODS))
+    entry.add_path_arguments(
+        parser, data="folder with the IDX files", dense="the seed's dense.npz", out="output .npz"
+    )
     args = parser.parse_args(argv)
-    return run_stage("reconstruct", lambda: reconstruct(args))
+    return entry.run_stage("reconstruct", lambda: reconstruct(args))
 
 
 def reconstruct(args: argparse.Namespace) -> None:
     params = load_params(args.params)
-    method = parse_choice("--method", args.method, RECONSTRUCT_METHODS)
-    k = parse_percent("--k", args.k)
-    seed = parse_seed("--seed", args.seed, params["train"]["seeds"])
+    method, k, seed = entry.parse_instance(args, RECONSTRUCT_METHODS, params)
     dense = load_kernels(args.dense)
     cfg = params["reconstruct"]
     train = load_train_split(args.data, params["data"]["train_images"])
     fraction = params["train"]["validation_split"]
     fit_size = len(train.labels) - max(1, round(fraction * len(train.labels)))
     if cfg["calibration_images"] > fit_size:
-        raise StageError(
+        raise entry.StageError(
             f"reconstruct.calibration_images is {cfg['calibration_images']} but the training "
             f"split holds only {fit_size} images outside validation: lower it (or raise "
             "data.train_images)"

@@ -7,51 +7,57 @@ used to choose anything (the restored epoch); the test set is evaluated once, at
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from prunelab.atomic import write_json
+from prunelab import entry
+from prunelab.atomic import json_bytes, write_files
 from prunelab.datasets import load_dataset
-from prunelab.entry import prepare_tensorflow
-from prunelab.params import ParamsError, load_params, parse_seed
+from prunelab.params import load_params, parse_seed
 from prunelab.sparsity import accuracy_and_loss
-from prunelab.training import Trainer, split_validation, steps_per_epoch
-from prunelab.weights import save_kernels
+from prunelab.training import (
+    EpochScores,
+    Trainer,
+    split_validation,
+    steps_per_epoch,
+    train_keeping_best,
+)
+from prunelab.weights import kernels_bytes
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser = entry.stage_parser(__doc__)
     parser.add_argument("--seed", required=True, help="one of train.seeds")
-    parser.add_argument("--data", type=Path, required=True, help="folder with the IDX files")
-    parser.add_argument("--model", type=Path, required=True, help="output .keras file")
-    parser.add_argument("--weights", type=Path, required=True, help="output .npz of kernels")
-    parser.add_argument("--metrics", type=Path, required=True, help="output metrics JSON")
-    parser.add_argument("--live-dir", type=Path, required=True, help="dvclive output folder")
+    entry.add_path_arguments(
+        parser,
+        data="folder with the IDX files",
+        model="output .keras file",
+        weights="output .npz of kernels",
+        metrics="output metrics JSON",
+        live_dir="dvclive output folder",
+    )
     args = parser.parse_args(argv)
-    try:
-        params = load_params(args.params)
-        seed = parse_seed("--seed", args.seed, params["train"]["seeds"])
-    except ParamsError as error:
-        print(f"train: error: {error}", file=sys.stderr)
-        return 1
-    cfg, data_cfg = params["train"], params["data"]
+    return entry.run_stage("train", lambda: train(args))
 
-    prepare_tensorflow()
+
+def train(args: argparse.Namespace) -> None:
+    params = load_params(args.params)
+    seed = parse_seed("--seed", args.seed, params["train"]["seeds"])
+    cfg, data_cfg = params["train"], params["data"]
+    entry.prepare_tensorflow()
     import keras
     import tensorflow as tf
     from dvclive import Live
 
-    from prunelab.model import build_mlp, get_kernels, set_kernels
+    from prunelab.model import build_mlp, keras_bytes, set_kernels
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-
     train_all, test = load_dataset(args.data, data_cfg["train_images"], data_cfg["test_images"])
-    fit, val = split_validation(train_all, cfg["validation_split"], seed)
+    with entry.input_problem("lower train.validation_split (or raise data.train_images)"):
+        fit, val = split_validation(train_all, cfg["validation_split"], seed)
     steps = steps_per_epoch(len(fit.labels), cfg["batch_size"]) * cfg["epochs"]
     model = build_mlp(dropout=cfg["dropout"])
     trainer = Trainer(
@@ -67,49 +73,48 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     live = Live(str(args.live_dir), dvcyaml=False, save_dvc_exp=False)
-    best: dict[str, Any] = {"accuracy": -1.0}
-
-    def log_epoch(epoch: int, loss: float, accuracy: float) -> None:
-        kernels = get_kernels(model)
-        val_accuracy, val_loss = accuracy_and_loss(kernels, val.images, val.labels)
-        for name, value in [("train/loss", loss), ("train/accuracy", accuracy),
-                            ("eval/loss", val_loss), ("eval/accuracy", val_accuracy)]:
-            live.log_metric(name, value)
-        live.next_step()
-        # The restored epoch is the earliest with the best validation accuracy.
-        if val_accuracy > best["accuracy"]:
-            best.update(accuracy=val_accuracy, epoch=epoch, kernels=kernels)
-        print(
-            f"epoch {epoch + 1}/{cfg['epochs']}: loss {loss:.4f}, accuracy {accuracy:.4f}, "
-            f"val_loss {val_loss:.4f}, val_accuracy {val_accuracy:.4f}, "
-            f"{time.perf_counter() - started:.0f} s",
-            flush=True,
-        )
-
     started = time.perf_counter()
-    trainer.train_epochs(fit, cfg["epochs"], seed, cfg["flip_augment"], on_epoch_end=log_epoch)
+    best = train_keeping_best(
+        trainer, model, fit, val, cfg["epochs"], seed, cfg["flip_augment"],
+        report=epoch_report(live, cfg["epochs"], started),
+    )
     train_seconds = time.perf_counter() - started
     live.end()
-    test_accuracy, test_loss = accuracy_and_loss(best["kernels"], test.images, test.labels)
-
-    save_kernels(best["kernels"], args.weights)
-    set_kernels(model, best["kernels"])
-    args.model.parent.mkdir(parents=True, exist_ok=True)
-    staging = args.model.with_name(f".{args.model.stem}.partial.keras")
-    model.save(staging)
-    os.replace(staging, args.model)
+    test_accuracy, test_loss = accuracy_and_loss(best.kernels, test.images, test.labels)
+    set_kernels(model, best.kernels)
     metrics = {
         "test_accuracy": round(test_accuracy, 6),
         "test_loss": round(test_loss, 6),
-        "best_val_accuracy": round(best["accuracy"], 6),
-        "best_epoch": best["epoch"] + 1,
+        "best_val_accuracy": round(best.val_accuracy, 6),
+        "best_epoch": best.epoch + 1,
         "seed": seed,
         "epochs_run": cfg["epochs"],
         "train_seconds": round(train_seconds, 2),
     }
-    write_json(metrics, args.metrics)
+    write_files({
+        args.weights: kernels_bytes(best.kernels),
+        args.model: keras_bytes(model),
+        args.metrics: json_bytes(metrics),
+    })
     print(f"train: {metrics}")
-    return 0
+
+
+def epoch_report(live: Any, epochs: int, started: float) -> Callable[[EpochScores], None]:
+    """Log one epoch's scores to dvclive (one step per epoch) and print them."""
+
+    def report(scores: EpochScores) -> None:
+        for name, value in [("train/loss", scores.loss), ("train/accuracy", scores.accuracy),
+                            ("eval/loss", scores.val_loss), ("eval/accuracy", scores.val_accuracy)]:
+            live.log_metric(name, value)
+        live.next_step()
+        print(
+            f"epoch {scores.epoch + 1}/{epochs}: loss {scores.loss:.4f}, "
+            f"accuracy {scores.accuracy:.4f}, val_loss {scores.val_loss:.4f}, "
+            f"val_accuracy {scores.val_accuracy:.4f}, {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
+
+    return report
 
 
 if __name__ == "__main__":

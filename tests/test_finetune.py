@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -40,7 +41,7 @@ def test_gradual_plan_rises_to_exactly_k_within_the_ramp(
     plan = gradual_plan(total, ramp, updates, k)
     steps = [step for step, _ in plan]
     percents = [percent for _, percent in plan]
-    assert steps == sorted(set(steps)) and 0 <= steps[0] and steps[-1] < total
+    assert steps == sorted(set(steps)) and steps[0] >= 0 and steps[-1] < total
     assert steps[-1] == max(1, round(ramp * total)) - 1  # the last update ends the ramp
     assert percents == sorted(percents) and percents[-1] == k
 
@@ -58,7 +59,7 @@ def test_gradual_plan_spreads_updates_evenly() -> None:
 def random_network(seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     sizes = [12, 10, 9, 7, 5, 3]
-    return [rng.standard_normal((a, b)).astype(np.float32) for a, b in zip(sizes, sizes[1:])]
+    return [rng.standard_normal((a, b)).astype(np.float32) for a, b in itertools.pairwise(sizes)]
 
 
 @pytest.mark.parametrize(("method", "k"), [("unit", 50), ("weight", 90), ("weight", 0)])
@@ -68,7 +69,7 @@ def test_submatrices_drop_exactly_the_dead_units(method: str, k: int) -> None:
     small, small_masks = submatrices(kernels, masks)
     pruned = prune_network(kernels, method, k)
     assert [s.shape for s in small] == [s.shape for s in shrink(pruned)]
-    for part, mask in zip(small, small_masks):
+    for part, mask in zip(small, small_masks, strict=True):
         assert part.shape == mask.shape and np.all(part[~mask] == 0)
     x = np.random.default_rng(1).random((20, 12), dtype=np.float32)
     np.testing.assert_allclose(forward(small, x), forward(pruned, x), rtol=1e-5, atol=1e-6)
@@ -78,11 +79,14 @@ def test_write_back_replaces_the_live_block_and_keeps_the_zero_pattern() -> None
     kernels = random_network()
     masks = network_masks(kernels, "unit", 50)
     small, small_masks = submatrices(kernels, masks)
-    trained = [np.where(m, s + 0.5, 0).astype(np.float32) for s, m in zip(small, small_masks)]
+    trained = [
+        np.where(m, s + 0.5, 0).astype(np.float32)
+        for s, m in zip(small, small_masks, strict=True)
+    ]
     full = write_back(trained, kernels, masks)
     pruned = prune_network(kernels, "unit", 50)
     assert [f.shape for f in full] == [k.shape for k in kernels]
-    for result, mask in zip(full, masks):
+    for result, mask in zip(full, masks, strict=True):
         assert np.all(result[~mask] == 0)
     # The trained values sit in the live block; the pruned network with them computes the same.
     x = np.random.default_rng(2).random((20, 12), dtype=np.float32)
@@ -157,7 +161,7 @@ def test_stage_keeps_exactly_the_pruning_mask_and_learns(
     if schedule == "oneshot":
         # The very mask pruning sets, and trained values on the kept weights.
         masks = network_masks(dense, method, k, seed)
-        for result, mask in zip(tuned, masks):
+        for result, mask in zip(tuned, masks, strict=True):
             np.testing.assert_array_equal(result != 0, mask)
         assert not np.array_equal(tuned[0], prune_network(dense, method, k, seed)[0])
     else:
@@ -174,14 +178,15 @@ def test_the_control_at_k_0_trains_the_dense_network(world: Path, tmp_path: Path
     assert run_finetune(world, out, "oneshot", "weight", "0", 1) == 0
     dense, tuned = load_kernels(world / "models" / "seed-1" / "dense.npz"), load_kernels(out)
     assert all(np.count_nonzero(t) == t.size for t in tuned)
-    assert all(not np.array_equal(t, d) for t, d in zip(tuned, dense))
+    assert all(not np.array_equal(t, d) for t, d in zip(tuned, dense, strict=True))
 
 
 def test_stage_is_deterministic(world: Path, tmp_path: Path) -> None:
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
         assert run_finetune(world, tmp_path / name / "50.npz", "oneshot", "weight", "50", 1) == 0
-    for x, y in zip(load_kernels(tmp_path / "a" / "50.npz"), load_kernels(tmp_path / "b" / "50.npz")):
+    first, second = load_kernels(tmp_path / "a" / "50.npz"), load_kernels(tmp_path / "b" / "50.npz")
+    for x, y in zip(first, second, strict=True):
         np.testing.assert_array_equal(x, y)
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from dvc_lab import new_lab, restore, run, stages_run, tiny_params, write_params
+
 from prunelab.layout import pruned_path
 from prunelab.weights import forward, load_kernels
 
@@ -49,8 +49,11 @@ def test_repro_builds_every_output(lab: tuple[Path, str]) -> None:
     for seed in (0, 1):
         train = json.loads((repo / f"metrics/train/seed-{seed}.json").read_text())
         assert train["epochs_run"] == 1 and train["seed"] == seed
-        # 600 images, one epoch: far from done, but well above chance (0.1).
-        assert train["test_accuracy"] > 0.4
+        # 540 training images, one epoch: far from done, but well above chance. Measured on this
+        # config: seeds 0-7 reach 0.42-0.55 (loss 1.39-1.58); the untrained network of the same
+        # seeds 0.03-0.14 (loss 2.31-2.37, chance is ln 10 = 2.30). The bounds sit midway, so a
+        # model that did not learn fails while float noise across machines cannot.
+        assert train["test_accuracy"] > 0.3 and train["test_loss"] < 2.0
     pruning = json.loads((repo / "metrics/pruning.json").read_text())
     for method in ("weight", "unit", "random", "global"):
         assert sorted(pruning[method], key=int) == ["0", "50", "90"]

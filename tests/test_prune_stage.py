@@ -65,7 +65,7 @@ def test_stage_prunes_one_seed_and_keeps_logits(
     dense = load_kernels(dense_file(workdir, seed))
     pruned = load_kernels(out)
     expected = prune_network(dense, method, k, seed)
-    for got, want in zip(pruned, expected):
+    for got, want in zip(pruned, expected, strict=True):
         np.testing.assert_array_equal(got, want)
     assert [p.shape for p in pruned] == list(KERNEL_SHAPES)
     removed = [np.count_nonzero(kernel == 0) for kernel in pruned[:-1]]
@@ -81,7 +81,7 @@ def test_stage_prunes_one_seed_and_keeps_logits(
 def test_random_pruning_follows_the_seed(workdir: Path, tmp_path: Path) -> None:
     """The same dense model pruned under two seeds: two different random patterns."""
     outs = [tmp_path / f"{seed}.npz" for seed in SEEDS]
-    for seed, out in zip(SEEDS, outs):
+    for seed, out in zip(SEEDS, outs, strict=True):
         result = run_stage(
             workdir, "--method", "random", "--k", "50", "--seed", str(seed),
             "--dense", str(dense_file(workdir, SEEDS[0])), "--out", str(out),

@@ -301,7 +301,7 @@ def test_prune_network_layerwise_and_logits_untouched(method: str, k: int) -> No
     before = [kernel.copy() for kernel in kernels]
     pruned = prune_network(kernels, method, k)
     assert len(pruned) == len(kernels)
-    for kernel, result in zip(kernels[:-1], pruned[:-1]):
+    for kernel, result in zip(kernels[:-1], pruned[:-1], strict=True):
         assert result.shape == kernel.shape
         n = kernel.size if method == "weight" else kernel.shape[1]
         per_element = 1 if method == "weight" else kernel.shape[0]
@@ -310,7 +310,7 @@ def test_prune_network_layerwise_and_logits_untouched(method: str, k: int) -> No
         assert result.tobytes() == prune_matrix(kernel, method, k).tobytes()
     assert pruned[-1].dtype == kernels[-1].dtype
     assert pruned[-1].tobytes() == kernels[-1].tobytes()
-    for kernel, copy in zip(kernels, before):
+    for kernel, copy in zip(kernels, before, strict=True):
         assert kernel.tobytes() == copy.tobytes()
 
 
@@ -335,7 +335,9 @@ def test_prune_network_validates_arguments() -> None:
 
 @given(matrix=matrices, k=ks, seed=st.integers(0, 2**32 - 1))
 @FAST
-def test_random_mask_removes_exactly_the_weight_count(matrix: np.ndarray, k: int, seed: int) -> None:
+def test_random_mask_removes_exactly_the_weight_count(
+    matrix: np.ndarray, k: int, seed: int
+) -> None:
     keep = random_mask(matrix, k, np.random.default_rng(seed))
     assert keep.shape == matrix.shape and keep.dtype == bool
     assert np.count_nonzero(~keep) == count_to_prune(matrix.size, k)
@@ -388,7 +390,7 @@ def test_network_masks_match_prune_network(method: str, k: int) -> None:
     masks = network_masks(kernels, method, k, seed=3)
     pruned = prune_network(kernels, method, k, seed=3)
     assert masks[-1].all() and pruned[-1].tobytes() == kernels[-1].tobytes()
-    for kernel, keep, result in zip(kernels, masks, pruned):
+    for kernel, keep, result in zip(kernels, masks, pruned, strict=True):
         np.testing.assert_array_equal(result, np.where(keep, kernel, 0))
     hidden_removed = sum(np.count_nonzero(~m) for m in masks[:-1])
     if method in ("random", "global"):
@@ -399,7 +401,9 @@ def test_network_masks_match_prune_network(method: str, k: int) -> None:
 def test_random_network_masks_depend_on_seed_only_for_random() -> None:
     kernels = network()
     for method in ("weight", "unit", "global"):
-        a, b = network_masks(kernels, method, 50, seed=0), network_masks(kernels, method, 50, seed=1)
-        assert all(np.array_equal(x, y) for x, y in zip(a, b))
-    a, b = network_masks(kernels, "random", 50, seed=0), network_masks(kernels, "random", 50, seed=1)
-    assert not all(np.array_equal(x, y) for x, y in zip(a, b))
+        a = network_masks(kernels, method, 50, seed=0)
+        b = network_masks(kernels, method, 50, seed=1)
+        assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    a = network_masks(kernels, "random", 50, seed=0)
+    b = network_masks(kernels, "random", 50, seed=1)
+    assert not all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))

@@ -1,15 +1,20 @@
-"""Unit and property tests of the pure numpy reconstruction core (prunelab.reconstruct)."""
+"""Unit and property tests of the pure numpy reconstruction core (prunelab.reconstruct, and its
+calibration set and solvers: prunelab.calibration, prunelab.refit)."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from prunelab import reconstruct
+
+from prunelab import refit as solvers
+from prunelab.calibration import calibration_indices
 from prunelab.datasets import Split
 from prunelab.pruning import count_to_prune, weight_mask
-from prunelab.reconstruct import calibration_indices, reconstruct_network, wanda_mask
+from prunelab.reconstruct import reconstruct_network, wanda_mask
 from prunelab.training import split_validation
 
 METHODS = ("weight_refit", "unit_refit", "wanda")
@@ -21,7 +26,7 @@ def network(sizes: tuple[int, ...], seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     return [
         (rng.standard_normal((a, b)) * np.sqrt(2.0 / a)).astype(np.float32)
-        for a, b in zip(sizes[:-1], sizes[1:])
+        for a, b in itertools.pairwise(sizes)
     ]
 
 
@@ -190,7 +195,7 @@ def test_wanda_mask_rejects_bad_input(matrix, norms, k):
 @pytest.mark.parametrize("method", METHODS)
 def test_k0_returns_bit_identical_new_copies(method):
     result = reconstruct_network(KERNELS, method, 0, CALIBRATION)
-    for before, after in zip(KERNELS, result):
+    for before, after in zip(KERNELS, result, strict=True):
         assert after.dtype == np.float32 and after is not before
         assert after.tobytes() == before.tobytes()
 
@@ -205,13 +210,16 @@ def test_same_inputs_give_the_same_bits_and_inputs_stay_untouched(method, refit,
     first = reconstruct_network(kernels, method, k, calibration, refit_logits=refit)
     second = reconstruct_network(kernels, method, k, calibration, refit_logits=refit)
     assert [a.tobytes() for a in first] == [b.tobytes() for b in second]
-    assert all(a.dtype == np.float32 and a.shape == b.shape for a, b in zip(first, KERNELS))
-    assert all(np.array_equal(a, b) for a, b in zip(kernels, KERNELS))
+    assert all(
+        a.dtype == np.float32 and a.shape == b.shape
+        for a, b in zip(first, KERNELS, strict=True)
+    )
+    assert all(np.array_equal(a, b) for a, b in zip(kernels, KERNELS, strict=True))
     assert np.array_equal(calibration, CALIBRATION)
 
 
 ROUTES = {  # (GREEDY_MAX_KEPT, EXACT_MAX_KEPT): which route the small networks' columns take
-    "greedy": (reconstruct.GREEDY_MAX_KEPT, reconstruct.EXACT_MAX_KEPT),  # all (<= 24 inputs)
+    "greedy": (solvers.GREEDY_MAX_KEPT, solvers.EXACT_MAX_KEPT),  # all (<= 24 inputs)
     "exact": (0, 1000),
     "sparsegpt": (0, 0),
     "mixed": (3, 6),
@@ -222,8 +230,8 @@ ROUTES = {  # (GREEDY_MAX_KEPT, EXACT_MAX_KEPT): which route the small networks'
 def route(request, monkeypatch):
     """Run a test with every column of weight_refit on one route, or on all three."""
     greedy, exact = ROUTES[request.param]
-    monkeypatch.setattr(reconstruct, "GREEDY_MAX_KEPT", greedy)
-    monkeypatch.setattr(reconstruct, "EXACT_MAX_KEPT", exact)
+    monkeypatch.setattr(solvers, "GREEDY_MAX_KEPT", greedy)
+    monkeypatch.setattr(solvers, "EXACT_MAX_KEPT", exact)
     return request.param
 
 
@@ -238,7 +246,7 @@ def test_weight_refit_removes_exactly_the_magnitude_counts_per_column(sizes, k, 
     kernels = network(sizes, seed)
     calibration = images(30, sizes[0], seed)
     result = reconstruct_network(kernels, "weight_refit", k, calibration, refit_logits=refit)
-    for kernel, pruned in zip(kernels[:-1], result[:-1]):
+    for kernel, pruned in zip(kernels[:-1], result[:-1], strict=True):
         assert np.count_nonzero(pruned == 0) == count_to_prune(kernel.size, k)
         assert np.array_equal((pruned != 0).sum(axis=0), weight_mask(kernel, k).sum(axis=0))
     assert np.all(result[-1] != 0)  # the logits kernel is never pruned
@@ -249,7 +257,7 @@ def test_weight_refit_removes_exactly_the_magnitude_counts_per_column(sizes, k, 
 def test_weight_refit_counts_on_every_route(route):
     for k in (25, 60, 95):
         result = reconstruct_network(KERNELS, "weight_refit", k, CALIBRATION, refit_logits=True)
-        for kernel, pruned in zip(KERNELS[:-1], result[:-1]):
+        for kernel, pruned in zip(KERNELS[:-1], result[:-1], strict=True):
             assert np.count_nonzero(pruned == 0) == count_to_prune(kernel.size, k)
             assert np.array_equal((pruned != 0).sum(axis=0), weight_mask(kernel, k).sum(axis=0))
         assert np.all(result[-1] != 0)
@@ -258,7 +266,7 @@ def test_weight_refit_counts_on_every_route(route):
 @pytest.mark.parametrize("route", ["exact", "sparsegpt"], indirect=True)
 def test_weight_refit_wider_columns_keep_the_magnitude_mask(route):
     result = reconstruct_network(KERNELS, "weight_refit", 60, CALIBRATION)
-    for kernel, pruned in zip(KERNELS[:-1], result[:-1]):
+    for kernel, pruned in zip(KERNELS[:-1], result[:-1], strict=True):
         assert np.array_equal(pruned != 0, weight_mask(kernel, 60))
 
 
@@ -266,7 +274,7 @@ def test_weight_refit_greedy_columns_choose_other_weights_than_magnitude():
     result = reconstruct_network(KERNELS, "weight_refit", 60, CALIBRATION)  # all greedy
     assert any(
         not np.array_equal(pruned != 0, weight_mask(kernel, 60))
-        for kernel, pruned in zip(KERNELS[:-1], result[:-1])
+        for kernel, pruned in zip(KERNELS[:-1], result[:-1], strict=True)
     )
 
 
@@ -283,7 +291,7 @@ def test_unit_refit_removes_exact_unit_counts_with_their_next_rows(sizes, k, see
         kernels, "unit_refit", k, images(30, sizes[0], seed), refit_logits=refit
     )
     rows = np.ones(sizes[0], dtype=bool)  # network inputs are never removed
-    for kernel, pruned in zip(kernels[:-1], result[:-1]):
+    for kernel, pruned in zip(kernels[:-1], result[:-1], strict=True):
         columns = np.any(pruned != 0, axis=0)  # a kept column's refit weights are nonzero
         if rows.any():
             assert np.count_nonzero(~columns) == count_to_prune(kernel.shape[1], k)
@@ -310,7 +318,7 @@ def test_wanda_prunes_with_the_pruned_networks_input_norms_and_keeps_weights():
     k = 70
     result = reconstruct_network(KERNELS, "wanda", k, CALIBRATION)
     inputs = activations(result, CALIBRATION)
-    for layer, (kernel, pruned) in enumerate(zip(KERNELS[:-1], result[:-1])):
+    for layer, (kernel, pruned) in enumerate(zip(KERNELS[:-1], result[:-1], strict=True)):
         norms = np.sqrt(np.einsum("ij,ij->j", inputs[layer], inputs[layer]))
         keep = wanda_mask(kernel, norms, k)
         assert np.array_equal(pruned != 0, keep)
@@ -329,7 +337,7 @@ def layer_errors(kernels, dense, calibration):
     return (
         [
             float(np.sum((p @ np.asarray(w, np.float64) - d @ np.asarray(w0, np.float64)) ** 2))
-            for p, d, w, w0 in zip(pruned_in, dense_in, kernels, dense)
+            for p, d, w, w0 in zip(pruned_in, dense_in, kernels, dense, strict=True)
         ],
         pruned_in,
         dense_in,
@@ -392,7 +400,7 @@ def test_greedy_supports_match_brute_force_forward_selection():
     system = x.T @ x + 0.5 * np.eye(10)
     rhs = rng.standard_normal((10, 6))
     counts = np.array([0, 1, 3, 5, 9, 10])
-    keep = reconstruct._greedy_supports(system, rhs, counts)
+    keep = solvers._greedy_supports(system, rhs, counts)
     for j, count in enumerate(counts):
         chosen: list[int] = []
         for _ in range(count):  # add the row whose exact re-solve lowers the objective most
@@ -415,9 +423,7 @@ def test_sparsegpt_update_matches_sequential_optimal_brain_surgeon():
     system = x.T @ x + 0.1 * np.eye(8)
     weights = rng.standard_normal((8, 3))
     keep = rng.random((8, 3)) < 0.5
-    result = reconstruct._sparsegpt_update(
-        weights, reconstruct._inverse_cholesky_upper(system), keep
-    )
+    result = solvers._sparsegpt_update(weights, solvers._inverse_cholesky_upper(system), keep)
     expected = weights.copy()
     for i in range(8):  # remove row i's pruned entries, re-optimising rows i+1.. only
         later = np.arange(i + 1, 8)

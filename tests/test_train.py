@@ -1,4 +1,5 @@
-"""The train stage on a few hundred real images: outputs, determinism, early parameter errors."""
+"""The train stage on a few hundred synthetic images: outputs, determinism, the restored epoch,
+early parameter errors."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import train
 import yaml
 
-import train
+from prunelab import training
 from prunelab.idx import encode_idx
 from prunelab.weights import KERNEL_SHAPES, load_kernels
 
@@ -88,7 +90,9 @@ def test_bad_params_stop_before_training(data_dir: Path, tmp_path: Path, capsys)
 
 
 @pytest.mark.parametrize("seed", ["5", "x", "-1", ""])
-def test_a_seed_outside_train_seeds_is_refused(data_dir: Path, tmp_path: Path, capsys, seed) -> None:
+def test_a_seed_outside_train_seeds_is_refused(
+    data_dir: Path, tmp_path: Path, capsys, seed
+) -> None:
     params = write_params(tmp_path, seeds=[0, 1])
     code = train.main([
         "--params", str(params), "--seed", seed, "--data", str(data_dir),
@@ -97,4 +101,46 @@ def test_a_seed_outside_train_seeds_is_refused(data_dir: Path, tmp_path: Path, c
     ])
     assert code == 1
     assert f"--seed is {seed!r}: it must be one of train.seeds [0, 1]" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [params]
+
+
+def test_the_best_validation_epoch_is_restored(data_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """Scripted validation accuracies make the middle one of three epochs the best: both outputs
+    must hold the kernels that epoch ended with, not the last epoch's."""
+    import keras
+
+    params = write_params(tmp_path, epochs=3)
+    scripted, seen = iter([0.5, 0.9, 0.7]), []
+    scores = training.accuracy_and_loss
+
+    def scripted_scores(kernels, images, labels):
+        seen.append(kernels)
+        _, loss = scores(kernels, images, labels)
+        return next(scripted), loss
+
+    monkeypatch.setattr(training, "accuracy_and_loss", scripted_scores)
+    metrics = train_once(data_dir, tmp_path / "out", params)
+    assert metrics["best_epoch"] == 2 and metrics["best_val_accuracy"] == 0.9
+    assert len(seen) == 3 and not np.array_equal(seen[1][0], seen[2][0])
+    saved = load_kernels(tmp_path / "out/dense.npz")
+    model = keras.models.load_model(tmp_path / "out/dense.keras")
+    in_model = [layer.kernel.numpy() for layer in model.layers if hasattr(layer, "kernel")]
+    for kept, npz, keras_kernel in zip(seen[1], saved, in_model, strict=True):
+        np.testing.assert_array_equal(npz, kept)
+        np.testing.assert_array_equal(keras_kernel, kept)
+
+
+def test_a_validation_split_taking_every_image_is_a_clear_error(
+    data_dir: Path, tmp_path: Path, capsys
+) -> None:
+    params = write_params(tmp_path, validation_split=0.999)  # all 400 training images
+    code = train.main([
+        "--params", str(params), "--seed", "0", "--data", str(data_dir),
+        "--model", str(tmp_path / "m.keras"), "--weights", str(tmp_path / "w.npz"),
+        "--metrics", str(tmp_path / "t.json"), "--live-dir", str(tmp_path / "live"),
+    ])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("train: error: a validation fraction of 0.999 leaves no training")
+    assert "lower train.validation_split" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == [params]

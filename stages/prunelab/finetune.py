@@ -1,14 +1,22 @@
-"""The numpy side of fine-tuning: the gradual-pruning schedule and the masked sub-network.
+"""Fine-tuning a pruned network with its mask fixed (one-shot) or tightening (gradual).
 
-No Keras and no I/O here, so the schedule and the bookkeeping are plainly testable; the stage
-``stages/finetune.py`` does the training.
+The numpy side -- the gradual-pruning schedule, the live sub-network and the zero pattern -- is
+plainly testable without Keras; :func:`finetune_oneshot` and :func:`finetune_gradual` train. No
+I/O here, and Keras is imported only inside the training functions, so importing this module
+stays cheap.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
+from prunelab.datasets import Split
+from prunelab.pruning import network_masks
 from prunelab.sparsity import live_blocks
+from prunelab.training import StepHooks, Trainer, steps_per_epoch
 
 
 def cubic_sparsity(update: int, updates: int, k: int) -> int:
@@ -56,10 +64,15 @@ def submatrices(
     :func:`write_back` updates every weight that matters, at a fraction of the cost (unit
     pruning at 90 % leaves a 784-100-100-50-20-10 network).
     """
-    pruned = [np.where(mask, kernel, 0).astype(np.float32) for kernel, mask in zip(kernels, masks)]
+    pruned = [
+        np.where(mask, kernel, 0).astype(np.float32)
+        for kernel, mask in zip(kernels, masks, strict=True)
+    ]
     blocks = live_blocks(pruned)
-    small = [p[np.ix_(rows, columns)] for p, (rows, columns) in zip(pruned, blocks)]
-    small_masks = [m[np.ix_(rows, columns)] for m, (rows, columns) in zip(masks, blocks)]
+    small = [p[np.ix_(rows, columns)] for p, (rows, columns) in zip(pruned, blocks, strict=True)]
+    small_masks = [
+        m[np.ix_(rows, columns)] for m, (rows, columns) in zip(masks, blocks, strict=True)
+    ]
     return small, small_masks
 
 
@@ -72,10 +85,104 @@ def write_back(
     unchanged elsewhere), so the zero pattern is exactly the one the masks set, as long as
     ``small`` respects its masks.
     """
-    pruned = [np.where(mask, kernel, 0).astype(np.float32) for kernel, mask in zip(kernels, masks)]
+    pruned = [
+        np.where(mask, kernel, 0).astype(np.float32)
+        for kernel, mask in zip(kernels, masks, strict=True)
+    ]
     result = []
-    for full, part, (rows, columns) in zip(pruned, small, live_blocks(pruned)):
+    for full, part, (rows, columns) in zip(pruned, small, live_blocks(pruned), strict=True):
         full = full.copy()
         full[np.ix_(rows, columns)] = part
         result.append(full)
     return result
+
+
+def zero_pattern(kernels: list[np.ndarray]) -> list[np.ndarray]:
+    """The keep-masks of a pruned network: its non-zero weights; the logits kernel all kept."""
+    *hidden, logits = kernels
+    return [kernel != 0 for kernel in hidden] + [np.ones(logits.shape, dtype=bool)]
+
+
+def check_zero_pattern(kernels: list[np.ndarray], masks: list[np.ndarray]) -> None:
+    """Every weight the mask removed must still be exactly zero."""
+    for index, (kernel, mask) in enumerate(zip(kernels, masks, strict=True)):
+        if np.any(kernel[~mask] != 0):
+            raise RuntimeError(f"kernel {index}: fine-tuning revived weights the mask removed")
+
+
+# --- training (Keras) ----------------------------------------------------------------------
+
+
+def finetune_oneshot(
+    pruned: list[np.ndarray], seed: int, fit: Split, params: dict
+) -> tuple[list[np.ndarray], list[np.ndarray], int]:
+    """Train the live sub-network of ``pruned`` under its fixed zero pattern.
+
+    Returns the full-size kernels, the masks and the optimiser steps taken.
+    """
+    masks = zero_pattern(pruned)
+    small, small_masks = submatrices(pruned, masks)
+    if any(kernel.shape[1] == 0 for kernel in small[:-1]):
+        # Nothing reaches the logits: there is no network left to train.
+        return write_back(small, pruned, masks), masks, 0
+    from prunelab.model import get_kernels, masked_model
+
+    model, _ = masked_model(small, small_masks, params["finetune"]["dropout"])
+    steps = fit_model(model, fit, seed, params)
+    return write_back(get_kernels(model), pruned, masks), masks, steps
+
+
+def finetune_gradual(
+    dense: list[np.ndarray], method: str, k: int, seed: int, fit: Split, params: dict
+) -> tuple[list[np.ndarray], list[np.ndarray], int]:
+    """Train the full network while its mask tightens along the cubic schedule.
+
+    Returns the kernels, the final masks and the optimiser steps taken.
+    """
+    from prunelab.model import get_kernels, kernel_variables, masked_model
+
+    all_kept = [np.ones(kernel.shape, dtype=bool) for kernel in dense]
+    model, mask_variables = masked_model(dense, all_kept, params["finetune"]["dropout"])
+    gradual = params["gradual"]
+    plan = gradual_plan(total_steps(fit, params), gradual["ramp"], gradual["updates"], k)
+    final_masks: list[list[np.ndarray]] = []
+
+    def tighten_to(percent: int) -> Callable[[], None]:
+        """Recompute the mask by ``method`` at ``percent`` from the current weights; apply it."""
+
+        def tighten() -> None:
+            masks = network_masks(get_kernels(model), method, percent, seed)
+            layers = zip(mask_variables, kernel_variables(model), masks, strict=True)
+            for variable, layer_kernel, mask in layers:
+                variable.assign(mask.astype(np.float32))
+                layer_kernel.assign(np.where(mask, layer_kernel.numpy(), 0))
+            final_masks[:] = [masks]
+
+        return tighten
+
+    hooks = {step: tighten_to(percent) for step, percent in plan}
+    steps = fit_model(model, fit, seed, params, hooks)
+    return get_kernels(model), final_masks[0], steps
+
+
+def fit_model(
+    model: Any, fit: Split, seed: int, params: dict, hooks: StepHooks | None = None
+) -> int:
+    """Train for ``finetune.epochs`` with AdamW, the rate cosine-decayed to 0; return the steps."""
+    cfg = params["finetune"]
+    trainer = Trainer(
+        model,
+        cfg["learning_rate"],
+        total_steps(fit, params),
+        params["train"]["weight_decay"],
+        cfg["batch_size"],
+    )
+    return trainer.train_epochs(
+        fit, cfg["epochs"], seed, params["train"]["flip_augment"], hooks=hooks
+    )
+
+
+def total_steps(fit: Split, params: dict) -> int:
+    """Optimiser steps of one fine-tuning run: ``finetune.epochs`` passes over ``fit``."""
+    cfg = params["finetune"]
+    return steps_per_epoch(len(fit.labels), cfg["batch_size"]) * cfg["epochs"]

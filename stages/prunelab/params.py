@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
+from prunelab.pruning import PRUNE_METHODS, RECONSTRUCT_METHODS
+
 DATASETS = ("fashion-mnist", "mnist")
 LR_SCHEDULES = ("constant", "cosine")
-PRUNE_METHODS = ("weight", "unit", "random", "global")
-# One-shot methods that also read calibration data (prunelab.reconstruct): the magnitude mask
-# with the kept weights re-solved, units with the next matrix re-solved, and Wanda's scores.
-RECONSTRUCT_METHODS = ("weight_refit", "unit_refit", "wanda")
 # "oneshot": prune, then retrain with the mask fixed; "gradual": sparsity rises from 0 to k
 # along Zhu & Gupta's cubic schedule while training.
 FINETUNE_SCHEDULES = ("oneshot", "gradual")

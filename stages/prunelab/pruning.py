@@ -27,7 +27,13 @@ import operator
 
 import numpy as np
 
-from prunelab.params import PRUNE_METHODS
+# The one-shot methods by name. The config module (prunelab.params) takes its lists from here,
+# so the core depends on nothing of the pipeline's.
+PRUNE_METHODS = ("weight", "unit", "random", "global")
+# The data-aware one-shot methods of prunelab.reconstruct: the magnitude mask with the kept
+# weights re-solved, units with the next matrix re-solved, and Wanda's scores. Named here, not
+# there, so that validating params does not import scipy.
+RECONSTRUCT_METHODS = ("weight_refit", "unit_refit", "wanda")
 
 
 def count_to_prune(n: int, k: int) -> int:
@@ -160,7 +166,7 @@ def global_masks(matrices: list[np.ndarray], k: int) -> list[np.ndarray]:
     total = sum(count_to_prune(a.size, k) for a in arrays)
     keep = _keep_all_but_smallest(magnitude, total)
     bounds = np.cumsum([a.size for a in arrays])[:-1]
-    return [part.reshape(a.shape) for part, a in zip(np.split(keep, bounds), arrays)]
+    return [part.reshape(a.shape) for part, a in zip(np.split(keep, bounds), arrays, strict=True)]
 
 
 def prune_matrix(matrix: np.ndarray, method: str, k: int) -> np.ndarray:
@@ -226,7 +232,8 @@ def prune_network(
     masks = network_masks(kernels, method, k, seed)
     *hidden, logits = kernels
     pruned = [
-        np.where(keep, kernel, 0.0).astype(np.float32) for kernel, keep in zip(hidden, masks)
+        np.where(keep, kernel, 0.0).astype(np.float32)
+        for kernel, keep in zip(hidden, masks[:-1], strict=True)
     ]
     return pruned + [np.array(logits, copy=True)]
 

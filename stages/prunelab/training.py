@@ -1,4 +1,5 @@
-"""Training pieces shared by the train and finetune stages: the split, the epochs, the steps.
+"""Training pieces shared by the train and finetune stages: the split, the epochs, the steps, and
+the dense run that keeps its best-validation epoch.
 
 Each epoch is shuffled (and mirrored) in numpy and then trained by one TensorFlow function that
 loops over its batches. Keras' ``fit`` reads batches from ``tf.data`` threads instead, and on
@@ -11,13 +12,15 @@ for the numpy-only stages and tests.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from prunelab.datasets import Split
-from prunelab.params import ParamsError
+from prunelab.sparsity import accuracy_and_loss
 
 IMAGE_SIDE = 28  # both datasets hold 28 x 28 pictures, flattened row by row
 
@@ -28,12 +31,16 @@ EpochEnd = Callable[[int, float, float], None]
 
 
 def split_validation(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
-    """Split off ``round(fraction * n)`` examples (at least one) by a seeded permutation."""
+    """Split off ``round(fraction * n)`` examples (at least one) by a seeded permutation.
+
+    Raises:
+        ValueError: if the validation part would take every example.
+    """
     order = np.random.default_rng(seed).permutation(len(train.labels))
     count = max(1, round(fraction * len(order)))
     if count >= len(order):
-        raise ParamsError(
-            f"train.validation_split {fraction} leaves no training examples out of {len(order)}"
+        raise ValueError(
+            f"a validation fraction of {fraction} leaves no training examples out of {len(order)}"
         )
     fit, held = order[count:], order[:count]
     return (
@@ -67,7 +74,7 @@ def segments(first_step: int, steps: int, hook_steps: set[int]) -> list[tuple[in
     (offsets within the epoch) so that every hook step starts a run."""
     cuts = sorted({0, steps} | {step - first_step for step in hook_steps
                                 if first_step < step < first_step + steps})
-    return list(zip(cuts[:-1], cuts[1:]))
+    return list(itertools.pairwise(cuts))
 
 
 class Trainer:
@@ -151,3 +158,56 @@ class Trainer:
                 count = len(fit.labels)
                 on_epoch_end(epoch, loss_sum / count, correct / count)
         return steps * epochs
+
+
+@dataclass(frozen=True)
+class EpochScores:
+    """One epoch's numbers: training loss and accuracy (dropout active), then validation's."""
+
+    epoch: int  # from 0
+    loss: float
+    accuracy: float
+    val_loss: float
+    val_accuracy: float
+
+
+@dataclass(frozen=True)
+class BestEpoch:
+    """The epoch a training run restores: its index (from 0), validation accuracy and kernels."""
+
+    epoch: int
+    val_accuracy: float
+    kernels: list[np.ndarray]
+
+
+def train_keeping_best(
+    trainer: Trainer,
+    model: Any,
+    fit: Split,
+    val: Split,
+    epochs: int,
+    seed: int,
+    flip: bool,
+    report: Callable[[EpochScores], None],
+) -> BestEpoch:
+    """Train ``model`` for ``epochs`` epochs; return its earliest epoch of best validation accuracy.
+
+    After every epoch the kernels are scored on ``val`` (TensorFlow-free, see
+    :func:`prunelab.sparsity.accuracy_and_loss`) and ``report`` is called with the scores.
+    """
+    from prunelab.model import get_kernels
+
+    best: BestEpoch | None = None
+
+    def end_of_epoch(epoch: int, loss: float, accuracy: float) -> None:
+        nonlocal best
+        kernels = get_kernels(model)
+        val_accuracy, val_loss = accuracy_and_loss(kernels, val.images, val.labels)
+        report(EpochScores(epoch, loss, accuracy, val_loss, val_accuracy))
+        # Strictly better only: a later epoch that merely ties is not restored.
+        if best is None or val_accuracy > best.val_accuracy:
+            best = BestEpoch(epoch, val_accuracy, kernels)
+
+    trainer.train_epochs(fit, epochs, seed, flip, on_epoch_end=end_of_epoch)
+    assert best is not None, "epochs >= 1 is checked by the params schema"
+    return best

@@ -23,6 +23,8 @@ import math
 
 import numpy as np
 
+from prunelab.refit import one_blas_thread, ridge_lambda, ridge_terms
+
 
 def greedy_units(
     system: np.ndarray, rhs: np.ndarray, prior_cost: np.ndarray, count: int
@@ -72,3 +74,22 @@ def greedy_units(
         picks[step] = pick
         taken[pick] = True
     return picks
+
+
+def select_units(
+    gram: np.ndarray, cross: np.ndarray, following: np.ndarray, count: int, ridge: float
+) -> np.ndarray:
+    """The ``count`` units (indices) whose refit of the next kernel reproduces its dense
+    pre-activations best, by :func:`greedy_units`.
+
+    Args:
+        gram: ``A^T A`` of the candidate units' activations ``A``, ``(units, units)``.
+        cross: ``A^T T`` with ``T`` the dense pre-activations of the next kernel.
+        following: the next kernel's dense rows ``P``, ``(units, outputs)``.
+        count: how many units to keep.
+        ridge: the relative ridge strength (``lam = ridge * mean(diag(gram))``).
+    """
+    system, rhs = ridge_terms(gram, cross, following, ridge)
+    prior_cost = ridge_lambda(gram, ridge) * np.einsum("ij,ij->i", following, following)
+    with one_blas_thread():
+        return greedy_units(system, rhs, prior_cost, count)

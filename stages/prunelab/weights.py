@@ -7,6 +7,7 @@ A weights file is an ``.npz`` holding ``kernel_0`` ... ``kernel_4``, each of sha
 from __future__ import annotations
 
 import io
+import itertools
 import zipfile
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 from prunelab.atomic import write_files
 
 LAYER_SIZES = (784, 1000, 1000, 500, 200, 10)
-KERNEL_SHAPES = tuple(zip(LAYER_SIZES[:-1], LAYER_SIZES[1:]))
+KERNEL_SHAPES = tuple(itertools.pairwise(LAYER_SIZES))
 
 
 def kernels_bytes(kernels: list[np.ndarray]) -> bytes:
