@@ -34,7 +34,9 @@ repro: setup
 	PYTHONPATH=stages $(PYTHON) -m prunelab.params params.yaml
 	dvc repro
 
+# Style first (seconds), then the suite.
 test: setup
+	$(PYTHON) -m ruff check stages tests tools
 	$(PYTHON) -m pytest
 
 # `dvc plots show` rendered offline in headless Chromium (vega scripts from the npm registry,
