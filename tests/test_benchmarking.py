@@ -12,7 +12,7 @@ import random
 import numpy as np
 import pytest
 
-from prunelab.benchmarking import DenseBaselines, routes_for, score_cell
+from prunelab.benchmarking import DenseBaselines, cpu_model, routes_for, score_cell
 from prunelab.curves import speed_headlines
 from prunelab.storage import compressed_bytes, csr_arrays, csr_bytes, storage_figures
 from prunelab.timing import MIN_REPEATS, Timer, Timings, rewarm_calls
@@ -207,3 +207,14 @@ def test_storage_figures_of_a_network_with_a_dead_unit():
     # non-zeros 2 and 5 (8 bytes each), pointers (3 + 1) and (3 + 1) (4 bytes each)
     assert figures["csr_bytes_raw"] == 7 * 8 + 8 * 4
     assert figures["compact_bytes_compressed"] == compressed.getbuffer().nbytes
+
+
+def test_cpu_model_names_the_first_processor_and_its_avx512(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text(
+        "processor\t: 0\ncpu family\t: 26\nmodel\t\t: 2\nmodel name\t: AMD EPYC\n"
+        "flags\t\t: fpu sse2 avx2 avx512f avx512bw\n\nprocessor\t: 1\nmodel name\t: other\n"
+    )
+    assert cpu_model(info) == "AMD EPYC (family 26, model 2, AVX-512)"
+    info.write_text("model name\t: Old CPU\ncpu family\t: 6\nmodel\t: 85\nflags\t: avx2\n")
+    assert cpu_model(info) == "Old CPU (family 6, model 85, no AVX-512)"

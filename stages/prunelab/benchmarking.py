@@ -36,6 +36,7 @@ import os
 import platform
 import random
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -311,6 +312,22 @@ class Benchmark:
         return entry, rows
 
 
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU as Linux names it (``model name``, family, model, AVX-512 or not): timings hold
+    only for it. ``platform.processor()`` is empty on Linux, so ``cpuinfo`` is read."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return platform.processor() or "unknown"
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    avx512 = "avx512f" in fields.get("flags", "").split()
+    return (f"{fields.get('model name', 'unknown')} (family {fields.get('cpu family', '?')}, "
+            f"model {fields.get('model', '?')}, {'AVX-512' if avx512 else 'no AVX-512'})")
+
+
 def run_meta(seconds: float, settings: dict[str, Any]) -> dict[str, Any]:
     """The machine, library versions and timing settings of a run, for the JSON's ``meta``."""
     import numba
@@ -326,6 +343,7 @@ def run_meta(seconds: float, settings: dict[str, Any]) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "load_average_at_end": list(os.getloadavg()),
         "machine": platform.machine(),
+        "cpu": cpu_model(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,
