@@ -78,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
 def benchmark(args: argparse.Namespace, started: float) -> None:
     """Load the models, time them, write the JSON, the CSV and the headlines."""
     params = load_params(args.params)
-    seed = parse_seed("--seed", args.seed, params["train"]["seeds"])
-    settings = params["benchmark"]
+    seed = parse_seed("--seed", args.seed, params.train.seeds)
+    settings = params.benchmark
     paths = {(m, k): pruned_path(args.pruned_dir, seed, m, k)
-             for m in settings["methods"] for k in params["prune"]["ks"]}
+             for m in settings.methods for k in params.prune.ks}
     try:
         dense = load_kernels(dense_path(args.models, seed))
         pruned = {key: load_kernels(path) for key, path in paths.items()}

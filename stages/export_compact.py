@@ -32,8 +32,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def export(args: argparse.Namespace) -> None:
     params = load_params(args.params)
-    prune, seed = params["prune"], parse_seed("--seed", args.seed, params["train"]["seeds"])
-    ks = sorted(prune["ks"]) if "unit" in prune["methods"] else []
+    seed = parse_seed("--seed", args.seed, params.train.seeds)
+    ks = sorted(params.prune.ks) if "unit" in params.prune.methods else []
     # All of them before TensorFlow starts, so a bad file fails fast.
     pruned = [load_kernels(pruned_path(args.pruned_dir, seed, "unit", k)) for k in ks]
     prepare_tensorflow()

@@ -24,9 +24,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def fetch_data(args: argparse.Namespace) -> None:
-    data = load_params(args.params)["data"]
-    spec = DATASETS[data["dataset"]]
-    folders = [Path(data["local_dir"])] if data["local_dir"] else []
+    data = load_params(args.params).data
+    spec = DATASETS[data.dataset]
+    folders = [Path(data.local_dir)] if data.local_dir else []
     folders += [Path(d) for d in spec.system_dirs]
     files = collect(spec, folders, list(spec.urls))
     write_atomically(files, args.out)

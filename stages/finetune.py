@@ -56,9 +56,9 @@ def finetune(args: argparse.Namespace) -> None:
     import tensorflow as tf
 
     tf.config.experimental.enable_op_determinism()
-    train_all = load_train_split(args.data, params["data"]["train_images"])
+    train_all = load_train_split(args.data, params.data.train_images)
     with entry.input_problem("lower train.validation_split (or raise data.train_images)"):
-        fit, val = split_validation(train_all, params["train"]["validation_split"], seed)
+        fit, val = split_validation(train_all, params.train.validation_split, seed)
     keras.utils.set_random_seed(seed)
     started = time.perf_counter()
     if schedule == "oneshot":

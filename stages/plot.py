@@ -85,20 +85,20 @@ def build(args: argparse.Namespace) -> dict[Path, bytes]:
     params = load_params(args.params)
     oneshot = oneshot_curves(params)
     methods, ks = list(oneshot), sorted({k for ks in oneshot.values() for k in ks})
-    seeds = params["train"]["seeds"]
+    seeds = params.train.seeds
     pruning = results.read_json(args.pruning, "evaluate")
     models = results.select_oneshot(pruning, oneshot, args.pruning)
     tuned = results.select_tuned(results.read_json(args.finetune, "evaluate"), params,
                                  args.finetune)
     sensitivity = results.read_json(args.sensitivity, "sensitivity")
-    sensitivity_methods = params["sensitivity"]["methods"]
-    sensitivity_ks = sorted(params["sensitivity"]["ks"])
+    sensitivity_methods = params.sensitivity.methods
+    sensitivity_ks = sorted(params.sensitivity.ks)
     results.check_sensitivity(sensitivity, sensitivity_methods, sensitivity_ks, args.sensitivity)
     dense_kernels = load_kernels(dense_path(args.models, seeds[0]))
 
     dense = pruning["dense"]
     widths = [dense_kernels[0].shape[0]] + [kernel.shape[1] for kernel in dense_kernels]
-    dataset = params["data"]["dataset"]
+    dataset = params.data.dataset
     network = f"{dataset}, MLP {'-'.join(str(n) for n in widths)}"
     chance = 1.0 / dense_kernels[-1].shape[1]
     outputs = {
@@ -110,11 +110,11 @@ def build(args: argparse.Namespace) -> dict[Path, bytes]:
             f"{network}: magnitudes of the dense weights (seed {seeds[0]})")),
         args.table: (
             tables.results_table(
-                {m: models[m] for m in params["prune"]["methods"]}, dense, ks, dataset,
+                {m: models[m] for m in params.prune.methods}, dense, ks, dataset,
                 pruning.get("test_examples", "?"), seeds,
             )
             + "\n"
-            + tables.reconstruction_table(models, params["reconstruct"]["methods"])
+            + tables.reconstruction_table(models, params.reconstruct.methods)
         ).encode(),
         args.recovery_png: png_bytes(recovery_figure(
             models, tuned, dense, chance, f"{network}: what retraining recovers")),

@@ -37,21 +37,21 @@ def reconstruct(args: argparse.Namespace) -> None:
     params = load_params(args.params)
     method, k, seed = entry.parse_instance(args, RECONSTRUCT_METHODS, params)
     dense = load_kernels(args.dense)
-    cfg = params["reconstruct"]
-    train = load_train_split(args.data, params["data"]["train_images"])
-    fraction = params["train"]["validation_split"]
+    settings = params.reconstruct
+    train = load_train_split(args.data, params.data.train_images)
+    fraction = params.train.validation_split
     fit_size = len(train.labels) - max(1, round(fraction * len(train.labels)))
-    if cfg["calibration_images"] > fit_size:
+    if settings.calibration_images > fit_size:
         raise entry.StageError(
-            f"reconstruct.calibration_images is {cfg['calibration_images']} but the training "
+            f"reconstruct.calibration_images is {settings.calibration_images} but the training "
             f"split holds only {fit_size} images outside validation: lower it (or raise "
             "data.train_images)"
         )
-    rows = calibration_indices(len(train.labels), fraction, seed, cfg["calibration_images"])
+    rows = calibration_indices(len(train.labels), fraction, seed, settings.calibration_images)
     # Wanda updates no weight, so it has nothing to refit in the logits kernel either.
-    refit_logits = cfg["refit_logits"] and method != "wanda"
+    refit_logits = settings.refit_logits and method != "wanda"
     kernels = reconstruct_network(
-        dense, method, k, train.images[rows], ridge=cfg["ridge"], refit_logits=refit_logits
+        dense, method, k, train.images[rows], ridge=settings.ridge, refit_logits=refit_logits
     )
     save_kernels(kernels, args.out)
     print(f"reconstruct: {method}-{k} seed {seed}: zeros per matrix {zero_counts(kernels)}")

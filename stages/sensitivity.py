@@ -23,11 +23,10 @@ from prunelab.sensitivity import layer_sensitivity
 
 def run(args: argparse.Namespace) -> None:
     params = load_params(args.params)
-    test = load_test(args.data, params["data"]["test_images"])
-    dense = load_dense(args.models, params["train"]["seeds"], args.data, test)
-    settings = params["sensitivity"]
-    document = layer_sensitivity(dense, settings["methods"], settings["ks"], test.images,
-                                 test.labels)
+    test = load_test(args.data, params.data.test_images)
+    dense = load_dense(args.models, params.train.seeds, args.data, test)
+    settings = params.sensitivity
+    document = layer_sensitivity(dense, settings.methods, settings.ks, test.images, test.labels)
     write_json(document, args.metrics)
     print(f"sensitivity: wrote {args.metrics}")
 

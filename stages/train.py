@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def train(args: argparse.Namespace) -> None:
     params = load_params(args.params)
-    seed = parse_seed("--seed", args.seed, params["train"]["seeds"])
-    cfg, data_cfg = params["train"], params["data"]
+    seed = parse_seed("--seed", args.seed, params.train.seeds)
+    settings = params.train
     entry.prepare_tensorflow()
     import keras
     import tensorflow as tf
@@ -55,28 +55,28 @@ def train(args: argparse.Namespace) -> None:
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    train_all, test = load_dataset(args.data, data_cfg["train_images"], data_cfg["test_images"])
+    train_all, test = load_dataset(args.data, params.data.train_images, params.data.test_images)
     with entry.input_problem("lower train.validation_split (or raise data.train_images)"):
-        fit, val = split_validation(train_all, cfg["validation_split"], seed)
-    steps = steps_per_epoch(len(fit.labels), cfg["batch_size"]) * cfg["epochs"]
-    model = build_mlp(dropout=cfg["dropout"])
+        fit, val = split_validation(train_all, settings.validation_split, seed)
+    steps = steps_per_epoch(len(fit.labels), settings.batch_size) * settings.epochs
+    model = build_mlp(dropout=settings.dropout)
     trainer = Trainer(
         model,
-        cfg["learning_rate"],
-        steps if cfg["lr_schedule"] == "cosine" else None,
-        cfg["weight_decay"],
-        cfg["batch_size"],
+        settings.learning_rate,
+        steps if settings.lr_schedule == "cosine" else None,
+        settings.weight_decay,
+        settings.batch_size,
     )
     print(
         f"train: {len(fit.labels)} training, {len(val.labels)} validation, "
-        f"{len(test.labels)} test images; {cfg['epochs']} epochs, seed {seed}",
+        f"{len(test.labels)} test images; {settings.epochs} epochs, seed {seed}",
         flush=True,
     )
     live = Live(str(args.live_dir), dvcyaml=False, save_dvc_exp=False)
     started = time.perf_counter()
     best = train_keeping_best(
-        trainer, model, fit, val, cfg["epochs"], seed, cfg["flip_augment"],
-        report=epoch_report(live, cfg["epochs"], started),
+        trainer, model, fit, val, settings.epochs, seed, settings.flip_augment,
+        report=epoch_report(live, settings.epochs, started),
     )
     train_seconds = time.perf_counter() - started
     live.end()
@@ -88,7 +88,7 @@ def train(args: argparse.Namespace) -> None:
         "best_val_accuracy": round(best.val_accuracy, 6),
         "best_epoch": best.epoch + 1,
         "seed": seed,
-        "epochs_run": cfg["epochs"],
+        "epochs_run": settings.epochs,
         "train_seconds": round(train_seconds, 2),
     }
     write_files({

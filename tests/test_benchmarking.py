@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import io
 import random
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from prunelab.benchmarking import DenseBaselines, cpu_model, routes_for, score_cell
 from prunelab.curves import speed_headlines
+from prunelab.params import load_params
 from prunelab.storage import compressed_bytes, csr_arrays, csr_bytes, storage_figures
 from prunelab.timing import MIN_REPEATS, Timer, Timings, rewarm_calls
 
@@ -110,7 +113,9 @@ def test_speedups_of_a_cell_from_fake_timings():
     assert rows[1]["fastest_dense_ms"] == pytest.approx(1.1)
     assert rows[1]["library_dense_ms"] == pytest.approx(1.6)
     assert rows[1]["runtime"] == "numpy" and rows[1]["storage"] == "sparse"
-    params = {"benchmark": {"methods": ["weight"], "batch_sizes": [1]}, "prune": {"ks": [90]}}
+    project = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    params = replace(project, prune=replace(project.prune, ks=(90,)),
+                     benchmark=replace(project.benchmark, methods=("weight",), batch_sizes=(1,)))
     assert speed_headlines({"weight": {"90": {"1": cell}}}, params) == {"weight-b1": {"k90": 5.0}}
 
 

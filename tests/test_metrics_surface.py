@@ -27,6 +27,7 @@ from prunelab.curves import (
     oneshot_curves,
     speed_headlines,
 )
+from prunelab.params import Params, load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 # Files some stage writes that are reports: DVC must not show them as metrics.
@@ -40,7 +41,7 @@ REPORTS = {
 }
 
 
-def stand_in_reports(params: dict) -> tuple[dict, dict, dict]:
+def stand_in_reports(params: Params) -> tuple[dict, dict, dict]:
     """Minimal evaluate and benchmark reports covering every curve and k of ``params``."""
     pruning: dict = {"dense": {"test_accuracy": 0.895}}
     for method, ks in oneshot_curves(params).items():
@@ -49,11 +50,10 @@ def stand_in_reports(params: dict) -> tuple[dict, dict, dict]:
     for (schedule, method), ks in finetuned_curves(params).items():
         finetune.setdefault(schedule, {})[method] = {
             str(k): {"test_accuracy": 0.89 - k / 1000} for k in ks}
-    settings = params["benchmark"]
     benchmark = {
         method: {str(k): {str(b): {"best": {"speedup_vs_fastest_dense": 1 + k / 7}}
-                          for b in settings["batch_sizes"]} for k in params["prune"]["ks"]}
-        for method in settings["methods"]
+                          for b in params.benchmark.batch_sizes} for k in params.prune.ks}
+        for method in params.benchmark.methods
     }
     return pruning, finetune, benchmark
 
@@ -79,7 +79,7 @@ def shown(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
         shutil.copy2(ROOT / name, repo / name)
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     dvc(repo, "init", "-q")
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params = load_params(ROOT / "params.yaml")
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     pruning, finetune, benchmark = stand_in_reports(params)
     files = {Path(path): content for path, content in REPORTS.items()}
@@ -106,10 +106,10 @@ def test_only_the_headline_files_are_metrics(shown: tuple[Path, dict]) -> None:
         expected[str(accuracy / f"{curve_name(None, method)}.json")] = [k_key(k) for k in ks]
     for (schedule, method), ks in finetuned_curves(params).items():
         expected[str(accuracy / f"{curve_name(schedule, method)}.json")] = [k_key(k) for k in ks]
-    for method in params["benchmark"]["methods"]:
-        for batch in params["benchmark"]["batch_sizes"]:
+    for method in params.benchmark.methods:
+        for batch in params.benchmark.batch_sizes:
             expected[str(speed / f"{method}-b{batch}.json")] = [
-                k_key(k) for k in sorted(params["prune"]["ks"])]
+                k_key(k) for k in sorted(params.prune.ks)]
     metrics = facts["metrics"]
     assert {path: list(entry["data"]) for path, entry in metrics.items()} == expected
     # Every figure is a bare number: no nesting, no per-seed values.
@@ -125,6 +125,6 @@ def test_metrics_show_reads_like_a_table(shown: tuple[Path, dict]) -> None:
     # One column per k, shared by every row.
     params = facts["params"]
     ks = sorted({k for ks in [*oneshot_curves(params).values(),
-                              *finetuned_curves(params).values(), params["prune"]["ks"]]
+                              *finetuned_curves(params).values(), params.prune.ks]
                  for k in ks})
     assert lines[0].split() == ["Path", *[k_key(k) for k in ks]]

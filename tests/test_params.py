@@ -1,12 +1,14 @@
-"""params.yaml validation: the real file passes; every error names the dotted key and the fix."""
+"""params.yaml validation: the real file passes; every error names the dotted key and the fix.
+What passes is frozen into typed, immutable sections."""
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 
-from prunelab.params import SCHEMA, ParamsError, load_params, validate
+from prunelab.params import SCHEMA, ParamsError, build_params, load_params
 
 PROJECT_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 REAL = yaml.safe_load(PROJECT_PARAMS.read_text())
@@ -20,21 +22,36 @@ def params() -> dict:
 
 def _error(params) -> str:
     with pytest.raises(ParamsError) as info:
-        validate(params, "p.yaml")
+        build_params(params, "p.yaml")
     message = str(info.value)
     assert message.startswith("p.yaml")
     return message
 
 
+def _frozen(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
 def test_real_params_file_is_valid():
     loaded = load_params(PROJECT_PARAMS)
-    assert loaded == REAL
-    assert set(loaded) == set(SCHEMA)
+    # Every section and key of the schema, in its order, holding the file's value.
+    assert [field.name for field in dataclasses.fields(loaded)] == list(SCHEMA)
+    for name, keys in SCHEMA.items():
+        section = getattr(loaded, name)
+        assert [field.name for field in dataclasses.fields(section)] == list(keys)
+        assert dataclasses.asdict(section) == {k: _frozen(v) for k, v in REAL[name].items()}
     assert {"data", "train", "prune"} <= set(SCHEMA)
 
 
-def test_validate_returns_the_params_unchanged(params):
-    assert validate(params) is params
+def test_build_params_freezes_every_section(params):
+    built = build_params(params)
+    assert built.train.seeds == (0, 1, 2) and built.benchmark.batch_sizes == (1, 256, 4096)
+    assert built.prune.methods == ("weight", "unit", "random", "global")
+    assert built.reconstruct.calibration_images == 4096 and built.reconstruct.refit_logits is True
+    assert built.data.dataset == "fashion-mnist" and built.finetune.learning_rate == 0.002
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.train.epochs = 1  # type: ignore[misc]
+    assert hash(built) == hash(build_params(copy.deepcopy(REAL)))
 
 
 def test_unknown_section(params):
@@ -151,7 +168,7 @@ def test_boundary_values_accepted(params, section, key, value):
         params["train"]["flip_augment"] = False
     if (section, key) == ("prune", "ks"):
         params["finetune"]["ks"] = value  # fine-tuning starts from these one-shot models
-    assert validate(params) is params
+    assert getattr(getattr(build_params(params), section), key) == _frozen(value)
 
 
 def test_finetuning_needs_its_one_shot_models(params):
@@ -164,7 +181,7 @@ def test_finetuning_needs_its_one_shot_models(params):
 
 def test_reconstruction_methods_can_be_fine_tuned(params):
     params["finetune"].update(methods=["weight", "unit_refit"], ks=[0, 90])
-    assert validate(params) is params
+    assert build_params(params).finetune.methods == ("weight", "unit_refit")
 
 
 def test_mirroring_digits_is_refused(params):
@@ -256,7 +273,7 @@ def test_several_problems_reported_together(params):
 @pytest.mark.parametrize("value", [None, [], "data: x", 3])
 def test_not_a_mapping(value):
     with pytest.raises(ParamsError, match="expected a mapping of sections"):
-        validate(value)
+        build_params(value)
 
 
 def test_load_params_invalid_yaml(tmp_path):

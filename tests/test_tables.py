@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from prunelab.curves import accuracy_headlines, speed_headlines
 from prunelab.evaluation import curves_csv, plot_tables
+from prunelab.params import load_params
 from prunelab.tables import (
     finetune_table,
     reconstruction_table,
@@ -47,7 +50,7 @@ def body(table: str) -> list[str]:
 
 def test_results_table_shows_each_method_per_k() -> None:
     table = results_table({m: ONESHOT[m] for m in ("weight", "unit")}, DENSE, [0, 50],
-                          "fashion-mnist", 10000, [0, 1])
+                          "fashion-mnist", 10000, (0, 1))
     assert "Test set: 10000 examples of fashion-mnist. Accuracy: mean over seeds [0, 1]" in table
     assert "Dense network: accuracy 0.9000 (0.8900–0.9100), 2,386,000 weights." in table
     assert body(table) == [
@@ -65,7 +68,7 @@ def test_reconstruction_table_pairs_each_method_with_its_counterpart() -> None:
     # unit_refit's counterpart is not in the study: it has no pair to sit in.
     models = {"weight": ONESHOT["weight"], "weight_refit": ONESHOT["weight_refit"],
               "unit_refit": ONESHOT["unit"]}
-    table = reconstruction_table(models, ["weight_refit", "unit_refit"])
+    table = reconstruction_table(models, ("weight_refit", "unit_refit"))
     assert body(table) == [
         "| k (%) | weight | weight_refit |",
         "|---:|---:|---:|",
@@ -74,7 +77,8 @@ def test_reconstruction_table_pairs_each_method_with_its_counterpart() -> None:
 
 
 def test_finetune_table_compares_one_shot_fine_tuned_and_gradual() -> None:
-    table = finetune_table(ONESHOT, TUNED, DENSE, [0, 1])
+    table = finetune_table(ONESHOT, TUNED, DENSE, (0, 1))
+    assert "Test accuracy, mean over seeds [0, 1] (min-max in brackets)" in table
     assert body(table)[2:] == [
         "| weight | 50 | 49.58 % | 0.8500 (0.8400–0.8625) | 0.8900 (0.8850–0.8950) | +4.00 pt "
         "| 12 s | — | — |",
@@ -87,7 +91,7 @@ def test_sensitivity_table_has_a_row_per_method_and_matrix() -> None:
         "kernel_1": {"50": entry(0, 0.8, 0.7, 0.9), "90": entry(0, 0.5, 0.4, 0.6)},
         "kernel_0": {"50": entry(0, 0.85, 0.8, 0.9), "90": entry(0, 0.6, 0.55, 0.65)},
     }}
-    assert body(sensitivity_table(document, ["weight"], [50, 90])) == [
+    assert body(sensitivity_table(document, ("weight",), [50, 90])) == [
         "| method | matrix | k=50 | k=90 |",
         "|---|---|---:|---:|",
         "| weight | kernel_0 | 0.8500 (0.8000–0.9000) | 0.6000 (0.5500–0.6500) |",
@@ -128,13 +132,15 @@ def test_training_table_writes_a_row_per_seed_split_and_epoch() -> None:
     ]
 
 
-PARAMS = {
-    "prune": {"methods": ["weight"], "ks": [50, 0]},
-    "reconstruct": {"methods": ["weight_refit"], "ks": [50]},
-    "finetune": {"methods": ["weight"], "ks": [50]},
-    "gradual": {"methods": [], "ks": [90]},
-    "benchmark": {"methods": ["weight"], "batch_sizes": [1]},
-}
+PROJECT = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+PARAMS = replace(
+    PROJECT,
+    prune=replace(PROJECT.prune, methods=("weight",), ks=(50, 0)),
+    reconstruct=replace(PROJECT.reconstruct, methods=("weight_refit",), ks=(50,)),
+    finetune=replace(PROJECT.finetune, methods=("weight",), ks=(50,)),
+    gradual=replace(PROJECT.gradual, methods=(), ks=(90,)),
+    benchmark=replace(PROJECT.benchmark, methods=("weight",), batch_sizes=(1,)),
+)
 
 
 def test_accuracy_headlines_round_the_mean_accuracy_per_curve() -> None:
@@ -191,5 +197,5 @@ def test_plot_tables_put_each_method_beside_its_retrained_curves() -> None:
 @pytest.mark.parametrize("method", ["weight", "unit"])
 def test_results_table_marks_a_k_a_method_lacks(method: str) -> None:
     models = {method: {0: ONESHOT[method][0]}, "random": {50: ONESHOT["weight"][50]}}
-    rows = body(results_table(models, DENSE, [0, 50], "mnist", 100, [0]))
+    rows = body(results_table(models, DENSE, [0, 50], "mnist", 100, (0,)))
     assert rows[3].startswith("| 50 | — | — | 49.58 % | 0.8500 (0.8400–0.8625) |")

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from prunelab import timing
+from prunelab.params import BenchmarkParams
 from prunelab.routes.base import Kernels, Runner, compact
 from prunelab.routes.registry import DENSE_ROUTES, ROUTES, prepare
 from prunelab.routes.tensorflow_ops import onednn_spmm_enabled
@@ -218,7 +219,7 @@ def score_cell(timings: Timings, base: DenseBaselines, chosen: Iterable[str], mo
     return cell, rows
 
 
-def input_batches(batch_sizes: list[int], inputs: int) -> tuple[dict[int, list[np.ndarray]],
+def input_batches(batch_sizes: tuple[int, ...], inputs: int) -> tuple[dict[int, list[np.ndarray]],
                                                                 np.ndarray]:
     """Seeded uniform [0, 1) inputs: a pool of batches per batch size, and a check batch of 8."""
     rng = np.random.default_rng(SEED)
@@ -255,11 +256,11 @@ class Benchmark:
     ``settings`` is the params file's ``benchmark`` section; ``log`` prints progress lines.
     """
 
-    def __init__(self, dense: Kernels, settings: dict[str, Any],
+    def __init__(self, dense: Kernels, settings: BenchmarkParams,
                  log: Callable[[str], None]) -> None:
         self.settings = settings
         self.log = log
-        self.batches, self.check = input_batches(settings["batch_sizes"], dense[0].shape[0])
+        self.batches, self.check = input_batches(settings.batch_sizes, dense[0].shape[0])
         self.shuffle = random.Random(SEED)
         self.dense_runners = {name: prepare(name, dense) for name in DENSE_ROUTES}
         for name, runner in self.dense_runners.items():
@@ -270,14 +271,13 @@ class Benchmark:
 
     def _time(self, runners: dict[str, Runner], pool: list[np.ndarray], budget: float) -> Timings:
         settings = self.settings
-        return Timer(runners, pool, self.shuffle).run(settings["warmup"], settings["repeats"],
-                                                      budget)
+        return Timer(runners, pool, self.shuffle).run(settings.warmup, settings.repeats, budget)
 
     def time_dense(self) -> dict[str, Any]:
         """The dense phase: figures per batch size and route, and each batch's fastest."""
         results: dict[str, Any] = {}
         for n, pool in self.batches.items():
-            timings = self._time(self.dense_runners, pool, 3 * self.settings["cell_budget_s"])
+            timings = self._time(self.dense_runners, pool, 3 * self.settings.cell_budget_s)
             medians = {name: timings.median(name) for name in self.dense_runners}
             self.baselines[n] = base = DenseBaselines(medians)
             results[str(n)] = {name: timings.figures(name) for name in self.dense_runners}
@@ -302,7 +302,7 @@ class Benchmark:
             base = self.baselines[n]
             chosen = {name: runners[name] for name in routes_for(method, k, n) if name in runners}
             references = {REFERENCE + name: self.dense_runners[name] for name in base.contenders}
-            timings = self._time({**references, **chosen}, pool, self.settings["cell_budget_s"])
+            timings = self._time({**references, **chosen}, pool, self.settings.cell_budget_s)
             row_key = {"method": method, "k": k, "batch": n}
             entry[str(n)], cell_rows = score_cell(timings, base, chosen, model, row_key)
             rows.extend(cell_rows)
@@ -328,7 +328,7 @@ def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
             f"model {fields.get('model', '?')}, {'AVX-512' if avx512 else 'no AVX-512'})")
 
 
-def run_meta(seconds: float, settings: dict[str, Any]) -> dict[str, Any]:
+def run_meta(seconds: float, settings: BenchmarkParams) -> dict[str, Any]:
     """The machine, library versions and timing settings of a run, for the JSON's ``meta``."""
     import numba
     import scipy
@@ -354,10 +354,10 @@ def run_meta(seconds: float, settings: dict[str, Any]) -> dict[str, Any]:
         "openblas_thread_timeout": os.environ.get("OPENBLAS_THREAD_TIMEOUT", ""),
         "gomp_spincount": os.environ.get("GOMP_SPINCOUNT", ""),
         "tf_enable_onednn_spmm": onednn_spmm_enabled(),
-        "repeats": settings["repeats"],
-        "warmup": settings["warmup"],
+        "repeats": settings.repeats,
+        "warmup": settings.warmup,
         "min_repeats": timing.MIN_REPEATS,
-        "cell_budget_s": settings["cell_budget_s"],
+        "cell_budget_s": settings.cell_budget_s,
         "input": f"uniform [0, 1) float32, seed {SEED}; {INPUT_POOL} distinct batches cycled "
                  f"up to batch {SMALL_BATCH}, one above",
         "rewarm": f"calls under {timing.REWARM_BELOW_S * 1e3:g} ms follow untimed calls of the "

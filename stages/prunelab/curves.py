@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from prunelab.params import Params
+
 # Decimal places of the headline figures: enough to see a change, few enough to read.
 ACCURACY_DIGITS = 4
 SPEEDUP_DIGITS = 2
@@ -22,22 +24,22 @@ COUNTERPART = {"weight_refit": "weight", "unit_refit": "unit", "wanda": "weight"
 SCHEDULE_SUFFIX = {"oneshot": "ft", "gradual": "gradual"}
 
 
-def oneshot_curves(params: dict) -> dict[str, list[int]]:
+def oneshot_curves(params: Params) -> dict[str, list[int]]:
     """``{method: ks ascending}`` of every one-shot (pruned, not retrained) curve: the magnitude
     methods of ``prune``, then the data-aware ones of ``reconstruct``."""
     return {
-        method: sorted(params[section]["ks"])
-        for section in ("prune", "reconstruct")
-        for method in params[section]["methods"]
+        method: sorted(section.ks)
+        for section in (params.prune, params.reconstruct)
+        for method in section.methods
     }
 
 
-def finetuned_curves(params: dict) -> dict[tuple[str, str], list[int]]:
+def finetuned_curves(params: Params) -> dict[tuple[str, str], list[int]]:
     """``{(schedule, method): ks ascending}`` of every retrained curve."""
     return {
-        (schedule, method): sorted(params[section]["ks"])
-        for schedule, section in (("oneshot", "finetune"), ("gradual", "gradual"))
-        for method in params[section]["methods"]
+        (schedule, method): sorted(section.ks)
+        for schedule, section in (("oneshot", params.finetune), ("gradual", params.gradual))
+        for method in section.methods
     }
 
 
@@ -53,7 +55,7 @@ def k_key(k: int) -> str:
     return f"k{k:02d}"
 
 
-def accuracy_headlines(pruning: dict, finetune: dict, params: dict) -> dict[str, dict[str, Any]]:
+def accuracy_headlines(pruning: dict, finetune: dict, params: Params) -> dict[str, dict[str, Any]]:
     """``{file stem: {k_key: mean test accuracy}}`` from the evaluate stage's two reports.
 
     ``dense`` has the dense network's mean accuracy under ``k00``; then one entry per one-shot
@@ -74,18 +76,17 @@ def accuracy_headlines(pruning: dict, finetune: dict, params: dict) -> dict[str,
     return rows
 
 
-def speed_headlines(benchmark: dict, params: dict) -> dict[str, dict[str, Any]]:
+def speed_headlines(benchmark: dict, params: Params) -> dict[str, dict[str, Any]]:
     """``{<method>-b<batch>: {k_key: speedup}}``: per timed method and batch size, the speedup of
     the fastest route over the fastest dense route, from the benchmark stage's JSON."""
-    settings = params["benchmark"]
     rows: dict[str, dict[str, Any]] = {}
-    for method in settings["methods"]:
-        for batch in settings["batch_sizes"]:
+    for method in params.benchmark.methods:
+        for batch in params.benchmark.batch_sizes:
             rows[f"{method}-b{batch}"] = {
                 k_key(k): round(
                     benchmark[method][str(k)][str(batch)]["best"]["speedup_vs_fastest_dense"],
                     SPEEDUP_DIGITS,
                 )
-                for k in sorted(params["prune"]["ks"])
+                for k in sorted(params.prune.ks)
             }
     return rows

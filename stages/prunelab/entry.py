@@ -15,10 +15,9 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 from prunelab.idx import IdxError
-from prunelab.params import ParamsError, parse_choice, parse_percent, parse_seed
+from prunelab.params import Params, ParamsError, parse_choice, parse_percent, parse_seed
 from prunelab.weights import WeightsError
 
 
@@ -86,10 +85,10 @@ def add_instance_arguments(parser: argparse.ArgumentParser, method_help: str) ->
 
 
 def parse_instance(
-    args: argparse.Namespace, methods: tuple[str, ...], params: dict[str, dict[str, Any]]
+    args: argparse.Namespace, methods: tuple[str, ...], params: Params
 ) -> tuple[str, int, int]:
     """The checked ``(method, k, seed)`` of :func:`add_instance_arguments`, in that order."""
     method = parse_choice("--method", args.method, methods)
     k = parse_percent("--k", args.k)
-    seed = parse_seed("--seed", args.seed, params["train"]["seeds"])
+    seed = parse_seed("--seed", args.seed, params.train.seeds)
     return method, k, seed

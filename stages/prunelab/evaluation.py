@@ -31,6 +31,7 @@ from prunelab.entry import StageError
 from prunelab.idx import IdxError
 from prunelab.layout import dense_path, finetuned_path, pruned_path
 from prunelab.measure import SPREAD_NOTE, model_entry, over_seeds, rounded
+from prunelab.params import Params
 from prunelab.sparsity import magnitude_stats
 from prunelab.weights import load_kernels
 
@@ -70,7 +71,7 @@ def load_test(data: Path, count: int) -> Split:
     return test
 
 
-def load_dense(models: Path, seeds: list[int], data: Path, test: Split
+def load_dense(models: Path, seeds: tuple[int, ...], data: Path, test: Split
                ) -> dict[int, list[np.ndarray]]:
     """Each seed's dense kernels, after checking that they take the test images of ``data``."""
     dense = {seed: load_kernels(dense_path(models, seed)) for seed in seeds}
@@ -107,10 +108,10 @@ def read_log(path: Path) -> dict:
         ) from None
 
 
-def check_models_exist(params: dict, models: Path, pruned: Path, finetuned: Path) -> None:
+def check_models_exist(params: Params, models: Path, pruned: Path, finetuned: Path) -> None:
     """Raise a :class:`StageError` naming the first few model files params ask for that are
     missing, before any work."""
-    seeds = params["train"]["seeds"]
+    seeds = params.train.seeds
     wanted = [dense_path(models, s) for s in seeds]
     wanted += [pruned_path(pruned, s, method, k)
                for method, ks in oneshot_curves(params).items() for k in ks for s in seeds]
@@ -143,7 +144,7 @@ def measure(name: str, kernels_by_seed: dict[int, list[np.ndarray]], test: Split
     return entry, {seed: e["test_accuracy"] for seed, e in per_seed.items()}
 
 
-def evaluate(params: dict, data: Path, models: Path, pruned: Path, finetuned: Path
+def evaluate(params: Params, data: Path, models: Path, pruned: Path, finetuned: Path
              ) -> tuple[dict, dict, Curves]:
     """The pruning and fine-tuning metrics documents, and every curve.
 
@@ -153,9 +154,9 @@ def evaluate(params: dict, data: Path, models: Path, pruned: Path, finetuned: Pa
     (:func:`prunelab.sparsity.magnitude_stats`, which the plot stage draws). The fine-tuning
     document is ``{"seeds", "spread", "<schedule>": {"<method>": {"<k>": {...}}}}``.
     """
-    seeds = params["train"]["seeds"]
+    seeds = params.train.seeds
     check_models_exist(params, models, pruned, finetuned)
-    test = load_test(data, params["data"]["test_images"])
+    test = load_test(data, params.data.test_images)
     dense = load_dense(models, seeds, data, test)
     first = dense[seeds[0]]
     dense_entry, dense_accuracy = measure("dense", dense, test)
@@ -164,7 +165,7 @@ def evaluate(params: dict, data: Path, models: Path, pruned: Path, finetuned: Pa
     )
     document: dict[str, Any] = {
         "test_examples": int(len(test.labels)),
-        "seeds": seeds,
+        "seeds": list(seeds),
         "spread": SPREAD_NOTE,
         "dense": dense_entry,
     }
@@ -182,7 +183,7 @@ def evaluate(params: dict, data: Path, models: Path, pruned: Path, finetuned: Pa
             })
             oneshot_accuracy[method, k] = accuracy
         document[method] = {str(k): entry for k, entry in curve.items()}
-    finetune_document: dict[str, Any] = {"seeds": seeds, "spread": SPREAD_NOTE}
+    finetune_document: dict[str, Any] = {"seeds": list(seeds), "spread": SPREAD_NOTE}
     for (schedule, method), ks in finetuned_curves(params).items():
         for k in ks:
             entry = finetuned_entry(schedule, method, k, finetuned, first, test, dense_accuracy,
@@ -231,7 +232,7 @@ def curves_csv(entries: dict[int, dict]) -> str:
     return _csv(CURVE_COLUMNS, [[row[column] for column in CURVE_COLUMNS] for row in rows])
 
 
-def plot_tables(params: dict, curves: Curves) -> dict[str, str]:
+def plot_tables(params: Params, curves: Curves) -> dict[str, str]:
     """Long-format CSVs for ``dvc plots`` (a row per curve and k; the custom templates of
     ``.dvc/plots`` give each ``curve`` its colour and draw the min-max band):
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from prunelab.datasets import Split
+from prunelab.params import Params
 from prunelab.pruning import network_masks
 from prunelab.sparsity import live_blocks
 from prunelab.training import StepHooks, Trainer, steps_per_epoch
@@ -114,7 +115,7 @@ def check_zero_pattern(kernels: list[np.ndarray], masks: list[np.ndarray]) -> No
 
 
 def finetune_oneshot(
-    pruned: list[np.ndarray], seed: int, fit: Split, params: dict
+    pruned: list[np.ndarray], seed: int, fit: Split, params: Params
 ) -> tuple[list[np.ndarray], list[np.ndarray], int]:
     """Train the live sub-network of ``pruned`` under its fixed zero pattern.
 
@@ -127,13 +128,13 @@ def finetune_oneshot(
         return write_back(small, pruned, masks), masks, 0
     from prunelab.model import get_kernels, masked_model
 
-    model, _ = masked_model(small, small_masks, params["finetune"]["dropout"])
+    model, _ = masked_model(small, small_masks, params.finetune.dropout)
     steps = fit_model(model, fit, seed, params)
     return write_back(get_kernels(model), pruned, masks), masks, steps
 
 
 def finetune_gradual(
-    dense: list[np.ndarray], method: str, k: int, seed: int, fit: Split, params: dict
+    dense: list[np.ndarray], method: str, k: int, seed: int, fit: Split, params: Params
 ) -> tuple[list[np.ndarray], list[np.ndarray], int]:
     """Train the full network while its mask tightens along the cubic schedule.
 
@@ -142,9 +143,9 @@ def finetune_gradual(
     from prunelab.model import get_kernels, kernel_variables, masked_model
 
     all_kept = [np.ones(kernel.shape, dtype=bool) for kernel in dense]
-    model, mask_variables = masked_model(dense, all_kept, params["finetune"]["dropout"])
-    gradual = params["gradual"]
-    plan = gradual_plan(total_steps(fit, params), gradual["ramp"], gradual["updates"], k)
+    model, mask_variables = masked_model(dense, all_kept, params.finetune.dropout)
+    gradual = params.gradual
+    plan = gradual_plan(total_steps(fit, params), gradual.ramp, gradual.updates, k)
     final_masks: list[list[np.ndarray]] = []
 
     def tighten_to(percent: int) -> Callable[[], None]:
@@ -166,23 +167,22 @@ def finetune_gradual(
 
 
 def fit_model(
-    model: Any, fit: Split, seed: int, params: dict, hooks: StepHooks | None = None
+    model: Any, fit: Split, seed: int, params: Params, hooks: StepHooks | None = None
 ) -> int:
     """Train for ``finetune.epochs`` with AdamW, the rate cosine-decayed to 0; return the steps."""
-    cfg = params["finetune"]
+    finetune = params.finetune
     trainer = Trainer(
         model,
-        cfg["learning_rate"],
+        finetune.learning_rate,
         total_steps(fit, params),
-        params["train"]["weight_decay"],
-        cfg["batch_size"],
+        params.train.weight_decay,
+        finetune.batch_size,
     )
     return trainer.train_epochs(
-        fit, cfg["epochs"], seed, params["train"]["flip_augment"], hooks=hooks
+        fit, finetune.epochs, seed, params.train.flip_augment, hooks=hooks
     )
 
 
-def total_steps(fit: Split, params: dict) -> int:
+def total_steps(fit: Split, params: Params) -> int:
     """Optimiser steps of one fine-tuning run: ``finetune.epochs`` passes over ``fit``."""
-    cfg = params["finetune"]
-    return steps_per_epoch(len(fit.labels), cfg["batch_size"]) * cfg["epochs"]
+    return steps_per_epoch(len(fit.labels), params.finetune.batch_size) * params.finetune.epochs

@@ -1,7 +1,9 @@
 """Loading and validation of ``params.yaml``: the one place that knows its schema.
 
 Every stage calls :func:`load_params` first, so a typo or an out-of-range value stops the
-pipeline with a message naming the key and the allowed values before any work is done.
+pipeline with a message naming the key and the allowed values before any work is done. What it
+returns is a :class:`Params`: frozen dataclasses, one per section, lists made tuples, so no
+stage can change a setting or misspell a key.
 """
 
 from __future__ import annotations
@@ -141,6 +143,80 @@ SCHEMA: dict[str, dict[str, Field]] = {
 }
 
 
+@dataclass(frozen=True)
+class DataParams:
+    dataset: str
+    local_dir: str
+    train_images: int
+    test_images: int
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    seeds: tuple[int, ...]
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    lr_schedule: str
+    weight_decay: float
+    dropout: float
+    validation_split: float
+    flip_augment: bool
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The methods and percentages k a section makes or measures a model for: ``prune`` and
+    ``sensitivity`` as they are, the other sections with their own settings added."""
+
+    methods: tuple[str, ...]
+    ks: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ReconstructParams(Grid):
+    calibration_images: int
+    ridge: float
+    refit_logits: bool
+
+
+@dataclass(frozen=True)
+class FinetuneParams(Grid):
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    dropout: float
+
+
+@dataclass(frozen=True)
+class GradualParams(Grid):
+    ramp: float
+    updates: int
+
+
+@dataclass(frozen=True)
+class BenchmarkParams:
+    methods: tuple[str, ...]
+    batch_sizes: tuple[int, ...]
+    repeats: int
+    warmup: int
+    cell_budget_s: float
+
+
+@dataclass(frozen=True)
+class Params:
+    """The whole params file, one attribute per section of :data:`SCHEMA`."""
+
+    data: DataParams
+    train: TrainParams
+    prune: Grid
+    reconstruct: ReconstructParams
+    finetune: FinetuneParams
+    gradual: GradualParams
+    sensitivity: Grid
+    benchmark: BenchmarkParams
+
+
 def _yaml_number_hint(value: Any) -> str:
     """YAML 1.1 reads ``1e-3`` as a string; say how to write it as a number."""
     if isinstance(value, str):
@@ -152,8 +228,9 @@ def _yaml_number_hint(value: Any) -> str:
     return ""
 
 
-def validate(params: Any, source: str = "params.yaml") -> dict[str, dict[str, Any]]:
-    """Check ``params`` against :data:`SCHEMA`; return it unchanged or raise :class:`ParamsError`.
+def _validate(params: Any, source: str = "params.yaml") -> None:
+    """Check ``params`` (the file as YAML reads it) against :data:`SCHEMA`, or raise
+    :class:`ParamsError`.
 
     Every problem is reported at once, each naming its dotted key and what is allowed.
     """
@@ -195,7 +272,26 @@ def validate(params: Any, source: str = "params.yaml") -> dict[str, dict[str, An
         problems += _unpruned_finetune_starts(params)
     if problems:
         raise ParamsError(f"{source} is invalid:\n  - " + "\n  - ".join(problems))
-    return params
+
+
+def build_params(raw: Any, source: str = "params.yaml") -> Params:
+    """Validate ``raw`` (the file as YAML reads it), then freeze it into a :class:`Params`."""
+    _validate(raw, source)
+
+    def section(name: str) -> dict[str, Any]:
+        return {key: tuple(value) if isinstance(value, list) else value
+                for key, value in raw[name].items()}
+
+    return Params(
+        data=DataParams(**section("data")),
+        train=TrainParams(**section("train")),
+        prune=Grid(**section("prune")),
+        reconstruct=ReconstructParams(**section("reconstruct")),
+        finetune=FinetuneParams(**section("finetune")),
+        gradual=GradualParams(**section("gradual")),
+        sensitivity=Grid(**section("sensitivity")),
+        benchmark=BenchmarkParams(**section("benchmark")),
+    )
 
 
 def _unpruned_finetune_starts(params: dict[str, dict[str, Any]]) -> list[str]:
@@ -240,14 +336,15 @@ def parse_percent(flag: str, text: str) -> int:
     return int(text)
 
 
-def parse_seed(flag: str, text: str, seeds: list[int]) -> int:
+def parse_seed(flag: str, text: str, seeds: tuple[int, ...]) -> int:
     """A command-line seed, which must be one of ``train.seeds``."""
     if re.fullmatch(r"[0-9]+", text) is None or int(text) not in seeds:
-        raise ParamsError(f"{flag} is {text!r}: it must be one of train.seeds {seeds}")
+        # Listed as params.yaml writes them: [0, 1, 2].
+        raise ParamsError(f"{flag} is {text!r}: it must be one of train.seeds {list(seeds)}")
     return int(text)
 
 
-def load_params(path: str | Path = "params.yaml") -> dict[str, dict[str, Any]]:
+def load_params(path: str | Path = "params.yaml") -> Params:
     """Read and validate the params file at ``path``."""
     path = Path(path)
     try:
@@ -258,7 +355,7 @@ def load_params(path: str | Path = "params.yaml") -> dict[str, dict[str, Any]]:
         params = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise ParamsError(f"{path}: not valid YAML: {error}") from None
-    return validate(params, str(path))
+    return build_params(params, str(path))
 
 
 if __name__ == "__main__":

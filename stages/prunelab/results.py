@@ -15,6 +15,7 @@ from typing import Any
 from prunelab.curves import finetuned_curves
 from prunelab.entry import StageError
 from prunelab.layout import train_log_path
+from prunelab.params import Params
 from prunelab.tables import TRAINING_QUANTITIES, TRAINING_SPLITS
 
 # What the tables and figures read of every one-shot entry.
@@ -71,7 +72,8 @@ def select_oneshot(pruning: dict, curves: dict[str, list[int]], path: Path
     return models
 
 
-def select_tuned(document: dict, params: dict, path: Path) -> dict[str, dict[str, dict[int, dict]]]:
+def select_tuned(document: dict, params: Params, path: Path
+                 ) -> dict[str, dict[str, dict[int, dict]]]:
     """``{schedule: {method: {k: entry}}}`` for exactly the fine-tuning the params ask for."""
     tuned: dict[str, dict[str, dict[int, dict]]] = {}
     missing = []
@@ -90,7 +92,7 @@ def select_tuned(document: dict, params: dict, path: Path) -> dict[str, dict[str
     return tuned
 
 
-def check_sensitivity(document: dict, methods: list[str], ks: list[int], path: Path) -> None:
+def check_sensitivity(document: dict, methods: tuple[str, ...], ks: list[int], path: Path) -> None:
     """Raise a :class:`StageError` unless the sensitivity document has every method and k."""
     if any(str(k) not in document.get(m, {}).get("kernel_0", {}) for m in methods for k in ks):
         raise StageError(f"{path} is older than params.yaml: run `dvc repro`")
@@ -114,7 +116,7 @@ def read_benchmark(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def read_training_logs(train_logs: Path, seeds: list[int]
+def read_training_logs(train_logs: Path, seeds: tuple[int, ...]
                        ) -> dict[int, dict[str, dict[str, dict[int, str]]]]:
     """Every seed's per-epoch training log (dvclive's TSV files,
     :func:`prunelab.layout.train_log_path`): ``{seed: {split folder: {quantity: {step: value

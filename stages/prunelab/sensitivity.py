@@ -15,8 +15,8 @@ from prunelab.pruning import prune_matrix
 
 def layer_sensitivity(
     dense: dict[int, list[np.ndarray]],
-    methods: list[str],
-    ks: list[int],
+    methods: tuple[str, ...],
+    ks: tuple[int, ...],
     images: np.ndarray,
     labels: np.ndarray,
 ) -> dict:

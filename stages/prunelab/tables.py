@@ -49,7 +49,7 @@ def markdown(preamble: list[str], columns: list[str], align: list[str], rows: li
 
 def results_table(
     models: dict[str, dict[int, dict]], dense: dict, ks: list[int], dataset: str, examples: Any,
-    seeds: list[int],
+    seeds: tuple[int, ...],
 ) -> str:
     """Markdown: a short header, then one row per k with each method's figures."""
     columns = ["k (%)"]
@@ -70,7 +70,7 @@ def results_table(
     preamble = [
         "# Pruning results",
         "",
-        f"Test set: {examples} examples of {dataset}. Accuracy: mean over seeds {seeds} "
+        f"Test set: {examples} examples of {dataset}. Accuracy: mean over seeds {list(seeds)} "
         f"({SPREAD} in brackets). Dense network: accuracy {spread(dense)}, "
         f"{dense['params']:,} weights.",
         "",
@@ -83,7 +83,7 @@ def results_table(
     return markdown(preamble, columns, ["---:"] * len(columns), rows)
 
 
-def reconstruction_table(models: dict[str, dict[int, dict]], methods: list[str]) -> str:
+def reconstruction_table(models: dict[str, dict[int, dict]], methods: tuple[str, ...]) -> str:
     """Markdown: each data-aware method beside the magnitude method whose counts it shares."""
     pairs = [(COUNTERPART[m], m) for m in methods if COUNTERPART.get(m) in models]
     ks = sorted({k for _, method in pairs for k in models[method]})
@@ -106,7 +106,7 @@ def reconstruction_table(models: dict[str, dict[int, dict]], methods: list[str])
 
 def finetune_table(
     oneshot: dict[str, dict[int, dict]], tuned: dict[str, dict[str, dict[int, dict]]],
-    dense: dict, seeds: list[int],
+    dense: dict, seeds: tuple[int, ...],
 ) -> str:
     """Markdown: per method and k, accuracy one-shot vs fine-tuned (and gradual), time spent."""
     fine, gradual = tuned.get("oneshot", {}), tuned.get("gradual", {})
@@ -131,7 +131,7 @@ def finetune_table(
     preamble = [
         "# Fine-tuning after pruning",
         "",
-        f"Test accuracy, mean over seeds {seeds} ({SPREAD} in brackets). Dense network: "
+        f"Test accuracy, mean over seeds {list(seeds)} ({SPREAD} in brackets). Dense network: "
         f"{spread(dense)}. Fine-tuned: the pruned network retrained with its mask fixed; "
         "gradual: sparsity raised from 0 to k along the cubic schedule while retraining. "
         "Time: seconds of retraining per seed.",
@@ -142,7 +142,7 @@ def finetune_table(
     return markdown(preamble, columns, ["---"] + ["---:"] * 8, rows)
 
 
-def sensitivity_table(sensitivity: dict, methods: list[str], ks: list[int]) -> str:
+def sensitivity_table(sensitivity: dict, methods: tuple[str, ...], ks: list[int]) -> str:
     """Markdown: per method and hidden matrix a row, the accuracy at each k."""
     rows = [
         [method, layer, *[spread(row[str(k)]) for k in ks]]
