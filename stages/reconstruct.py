@@ -39,15 +39,11 @@ def reconstruct(args: argparse.Namespace) -> None:
     dense = load_kernels(args.dense)
     settings = params.reconstruct
     train = load_train_split(args.data, params.data.train_images)
-    fraction = params.train.validation_split
-    fit_size = len(train.labels) - max(1, round(fraction * len(train.labels)))
-    if settings.calibration_images > fit_size:
-        raise entry.StageError(
-            f"reconstruct.calibration_images is {settings.calibration_images} but the training "
-            f"split holds only {fit_size} images outside validation: lower it (or raise "
-            "data.train_images)"
+    # calibration_indices knows the fit part's size (it re-derives the validation split).
+    with entry.input_problem("lower reconstruct.calibration_images (or raise data.train_images)"):
+        rows = calibration_indices(
+            len(train.labels), params.train.validation_split, seed, settings.calibration_images
         )
-    rows = calibration_indices(len(train.labels), fraction, seed, settings.calibration_images)
     # Wanda updates no weight, so it has nothing to refit in the logits kernel either.
     refit_logits = settings.refit_logits and method != "wanda"
     kernels = reconstruct_network(

@@ -235,6 +235,15 @@ def route(request, monkeypatch):
     return request.param
 
 
+def assert_magnitude_counts_per_column(kernels, result, k):
+    """weight_refit's count rule: exactly the magnitude mask's zeros per hidden matrix, shared
+    among the columns as the magnitude mask shares them; the logits kernel loses nothing."""
+    for kernel, pruned in zip(kernels[:-1], result[:-1], strict=True):
+        assert np.count_nonzero(pruned == 0) == count_to_prune(kernel.size, k)
+        assert np.array_equal((pruned != 0).sum(axis=0), weight_mask(kernel, k).sum(axis=0))
+    assert np.all(result[-1] != 0)
+
+
 @FAST
 @given(
     sizes=st.lists(st.integers(1, 9), min_size=2, max_size=5).map(tuple),
@@ -246,10 +255,7 @@ def test_weight_refit_removes_exactly_the_magnitude_counts_per_column(sizes, k, 
     kernels = network(sizes, seed)
     calibration = images(30, sizes[0], seed)
     result = reconstruct_network(kernels, "weight_refit", k, calibration, refit_logits=refit)
-    for kernel, pruned in zip(kernels[:-1], result[:-1], strict=True):
-        assert np.count_nonzero(pruned == 0) == count_to_prune(kernel.size, k)
-        assert np.array_equal((pruned != 0).sum(axis=0), weight_mask(kernel, k).sum(axis=0))
-    assert np.all(result[-1] != 0)  # the logits kernel is never pruned
+    assert_magnitude_counts_per_column(kernels, result, k)
     if not refit:
         assert result[-1].tobytes() == kernels[-1].tobytes()
 
@@ -257,10 +263,7 @@ def test_weight_refit_removes_exactly_the_magnitude_counts_per_column(sizes, k, 
 def test_weight_refit_counts_on_every_route(route):
     for k in (25, 60, 95):
         result = reconstruct_network(KERNELS, "weight_refit", k, CALIBRATION, refit_logits=True)
-        for kernel, pruned in zip(KERNELS[:-1], result[:-1], strict=True):
-            assert np.count_nonzero(pruned == 0) == count_to_prune(kernel.size, k)
-            assert np.array_equal((pruned != 0).sum(axis=0), weight_mask(kernel, k).sum(axis=0))
-        assert np.all(result[-1] != 0)
+        assert_magnitude_counts_per_column(KERNELS, result, k)
 
 
 @pytest.mark.parametrize("route", ["exact", "sparsegpt"], indirect=True)
@@ -293,11 +296,12 @@ def test_unit_refit_removes_exact_unit_counts_with_their_next_rows(sizes, k, see
     rows = np.ones(sizes[0], dtype=bool)  # network inputs are never removed
     for kernel, pruned in zip(kernels[:-1], result[:-1], strict=True):
         columns = np.any(pruned != 0, axis=0)  # a kept column's refit weights are nonzero
-        if rows.any():
-            assert np.count_nonzero(~columns) == count_to_prune(kernel.shape[1], k)
-            assert np.array_equal(pruned != 0, rows[:, None] & columns[None, :])
-        else:  # every unit before was removed: which columns are kept cannot be seen
+        if not rows.any():  # every unit before was removed: which units this layer keeps (and
+            # so which rows of the next kernel are refit) cannot be seen from the weights
             assert not pruned.any()
+            return
+        assert np.count_nonzero(~columns) == count_to_prune(kernel.shape[1], k)
+        assert np.array_equal(pruned != 0, rows[:, None] & columns[None, :])
         rows = columns
     logits, dense_logits = result[-1], kernels[-1]
     assert np.all(logits != 0)
