@@ -31,7 +31,7 @@ dataset:
 
 # Validate first, so a bad value stops before DVC starts any stage.
 repro: setup
-	PYTHONPATH=stages $(PYTHON) -m prunelab.params params.yaml
+	PYTHONPATH=stages $(PYTHON) -m prunelab.wiring.params params.yaml
 	dvc repro
 
 # Style first (seconds), then the suite.

@@ -3,10 +3,10 @@
 The models are exactly ``benchmark.methods`` x ``prune.ks`` of the params file, for one seed
 ``--seed`` (the first of ``train.seeds``: timing does not depend on which), read from
 ``{pruned-dir}/seed-<s>/{method}/{k}.npz`` (the folder is never listed). Which routes run each
-model, and how the dense baselines are chosen: :mod:`prunelab.benchmarking`; how a cell is
+model, and how the dense baselines are chosen: :mod:`prunelab.speed.benchmarking`; how a cell is
 timed (interleaved shuffled rounds, re-warmed short calls, repeats cut to fit
 ``benchmark.cell_budget_s`` so that a default run stays within about three minutes on two
-cores, the dense phase getting three times it): :mod:`prunelab.timing`. Every row records the
+cores, the dense phase getting three times it): :mod:`prunelab.speed.timing`. Every row records the
 number of timed calls behind its median.
 
 Per row (method, k, batch, route): median latency (and 10th/90th percentiles);
@@ -17,15 +17,15 @@ runtimes (numpy, TensorFlow, LiteRT -- not counting the numba pass); and
 from the cell when it was re-timed there, else from its dense-phase ratio to the cell's fastest
 dense route); the theoretical MAC reduction of what the route executes (dense MACs of the full
 network over the compact network's MACs for dense routes, over its non-zero weights for sparse
-routes; :func:`prunelab.sparsity.model_stats`); and the bytes of the model the route needs, raw
+routes; :func:`prunelab.stats.sparsity.model_stats`); and the bytes of the model the route needs, raw
 (float32 values, int32 CSR indices) and compressed (``np.savez_compressed`` of the same arrays;
-:mod:`prunelab.storage`).
+:mod:`prunelab.speed.storage`).
 
 Writes, all or nothing: ``--metrics`` JSON nested ``method -> k -> batch -> route -> figures``
 (plus ``"model"`` figures per k and ``"best"`` per batch, ``"dense"`` for the dense phase and
 ``"meta"``), and ``--csv`` with one row per (method, k, batch, route); with ``--headlines-dir``,
 one small JSON per method and batch size, ``{"k<k>": speedup of the fastest route}`` (the few
-timing figures ``dvc metrics`` shows; :func:`prunelab.curves.speed_headlines`).
+timing figures ``dvc metrics`` shows; :func:`prunelab.stats.curves.speed_headlines`).
 """
 
 from __future__ import annotations
@@ -49,13 +49,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from prunelab.atomic import json_bytes, write_files
-from prunelab.benchmarking import Benchmark, csv_table, run_meta
-from prunelab.curves import speed_headlines
-from prunelab.entry import StageError, prepare_tensorflow, run_stage
-from prunelab.layout import dense_path, headline_path, pruned_path
-from prunelab.params import load_params, parse_seed
-from prunelab.weights import WeightsError, load_kernels
+from prunelab.model.weights import load_kernels
+from prunelab.speed.benchmarking import Benchmark, csv_table, run_meta
+from prunelab.stats.curves import speed_headlines
+from prunelab.wiring.atomic import json_bytes, write_files
+from prunelab.wiring.entry import prepare_tensorflow, run_stage
+from prunelab.wiring.errors import StageError, WeightsError
+from prunelab.wiring.layout import dense_path, headline_path, pruned_path
+from prunelab.wiring.params import load_params, parse_seed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--csv", type=Path, required=True, help="output CSV, one row per route")
     parser.add_argument("--headlines-dir", type=Path,
                         help="output folder of <method>-b<batch>.json speedup headlines "
-                             "(prunelab.curves.speed_headlines), what `dvc metrics` shows")
+                             "(prunelab.stats.curves.speed_headlines), what `dvc metrics` shows")
     args = parser.parse_args(argv)
     return run_stage("benchmark", lambda: benchmark(args, started))
 

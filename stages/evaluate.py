@@ -1,9 +1,9 @@
 """Stage evaluate: test accuracy, loss and size figures of every dense, pruned and fine-tuned net.
 
 Every model the params file lists, for every seed of ``train.seeds``
-(:mod:`prunelab.evaluation` says which files), on the test split (the first
+(:mod:`prunelab.stats.evaluation` says which files), on the test split (the first
 ``data.test_images`` examples, 0 = all), with the TensorFlow-free forward pass; see
-``prunelab.sparsity`` for the figures. Every figure is the mean over seeds; ``test_accuracy``
+``prunelab.stats.sparsity`` for the figures. Every figure is the mean over seeds; ``test_accuracy``
 and ``test_loss`` also come with their ``_min``, ``_max`` and per-seed values (``_seeds``).
 Writes, all or nothing:
 
@@ -17,9 +17,9 @@ Writes, all or nothing:
 * ``--curves-dir``: ``<method>.csv`` (one-shot) and ``<schedule>-<method>.csv`` (fine-tuned),
   one row per k, ascending.
 * ``--headlines-dir``: the figures ``dvc metrics show`` prints, one JSON per curve keyed
-  ``k<k>`` (``prunelab.curves.accuracy_headlines``); everything above is a report, not a metric.
+  ``k<k>`` (``prunelab.stats.curves.accuracy_headlines``); everything above is a report, not a metric.
 * ``--plots-dir``: ``oneshot.csv`` and ``finetuned.csv``, long format
-  (``prunelab.evaluation.plot_tables``).
+  (``prunelab.stats.evaluation.plot_tables``).
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from prunelab.atomic import json_bytes, write_files
-from prunelab.cli import stage_parser
-from prunelab.curves import accuracy_headlines
-from prunelab.entry import run_stage
-from prunelab.evaluation import curves_csv, evaluate, plot_tables
-from prunelab.layout import curve_csv_path, headline_path, plot_table_path
-from prunelab.params import load_params
+from prunelab.stats.curves import accuracy_headlines
+from prunelab.stats.evaluation import curves_csv, evaluate, plot_tables
+from prunelab.wiring import entry
+from prunelab.wiring.atomic import json_bytes, write_files
+from prunelab.wiring.entry import run_stage
+from prunelab.wiring.layout import curve_csv_path, headline_path, plot_table_path
+from prunelab.wiring.params import load_params
 
 # Flag -> help of the inputs and outputs every run needs, then of the optional outputs.
 INPUTS = {
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = stage_parser(__doc__, INPUTS, OPTIONAL_OUTPUTS).parse_args(argv)
+    args = entry.paths_parser(__doc__, INPUTS, OPTIONAL_OUTPUTS).parse_args(argv)
     return run_stage("evaluate", lambda: run(args))
 
 

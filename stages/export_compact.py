@@ -12,11 +12,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from prunelab.atomic import replace_folder
-from prunelab.entry import prepare_tensorflow, run_stage
-from prunelab.layout import compact_model_path, pruned_path
-from prunelab.params import load_params, parse_seed
-from prunelab.weights import load_kernels
+from prunelab.model.weights import load_kernels
+from prunelab.wiring.atomic import replace_folder
+from prunelab.wiring.entry import prepare_tensorflow, run_stage
+from prunelab.wiring.layout import compact_model_path, pruned_path
+from prunelab.wiring.params import load_params, parse_seed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,8 +37,8 @@ def export(args: argparse.Namespace) -> None:
     # All of them before TensorFlow starts, so a bad file fails fast.
     pruned = [load_kernels(pruned_path(args.pruned_dir, seed, "unit", k)) for k in ks]
     prepare_tensorflow()
-    from prunelab.routes.base import compact
-    from prunelab.routes.keras_model import build_compact_keras
+    from prunelab.speed.routes.base import compact
+    from prunelab.speed.routes.keras_model import build_compact_keras
 
     with replace_folder(args.out) as staging:
         for k, kernels in zip(ks, pruned, strict=True):

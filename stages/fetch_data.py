@@ -10,10 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from prunelab import entry
-from prunelab.datasets import DATASETS
-from prunelab.fetch import FetchError, collect, write_atomically
-from prunelab.params import load_params
+from prunelab.data.datasets import DATASETS
+from prunelab.data.fetch import FetchError, collect, write_atomically
+from prunelab.wiring import entry
+from prunelab.wiring.params import load_params
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,8 +20,8 @@ or nothing:
 * with ``--train-logs``: ``--training-csv``, every seed's per-epoch loss and accuracy (train and
   validation) in one long table, for ``dvc plots``.
 
-The figures are drawn by ``prunelab.figures`` and ``prunelab.magnitudes``, the tables written by
-``prunelab.tables``, from the reports ``prunelab.results`` reads.
+The figures are drawn by ``prunelab.figures.charts`` and ``prunelab.figures.magnitudes``, the tables written by
+``prunelab.figures.tables``, from the reports ``prunelab.figures.results`` reads.
 """
 
 from __future__ import annotations
@@ -30,22 +30,22 @@ import argparse
 import sys
 from pathlib import Path
 
-from prunelab import results, tables
-from prunelab.atomic import write_files
-from prunelab.cli import stage_parser
-from prunelab.curves import oneshot_curves
-from prunelab.entry import run_stage
-from prunelab.figures import (
+from prunelab.figures import results, tables
+from prunelab.figures.charts import (
     accuracy_figure,
     png_bytes,
     recovery_figure,
     sensitivity_figure,
     speed_figure,
 )
-from prunelab.layout import dense_path
-from prunelab.magnitudes import magnitude_figure
-from prunelab.params import load_params
-from prunelab.weights import load_kernels
+from prunelab.figures.magnitudes import magnitude_figure
+from prunelab.model.weights import load_kernels
+from prunelab.stats.curves import oneshot_curves
+from prunelab.wiring import entry
+from prunelab.wiring.atomic import write_files
+from prunelab.wiring.entry import run_stage
+from prunelab.wiring.layout import dense_path
+from prunelab.wiring.params import load_params
 
 # Flag -> help of the inputs and outputs every run needs, then of the optional ones.
 REQUIRED = {
@@ -71,7 +71,7 @@ OPTIONAL = {
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = stage_parser(__doc__, REQUIRED, OPTIONAL)
+    parser = entry.paths_parser(__doc__, REQUIRED, OPTIONAL)
     args = parser.parse_args(argv)
     if args.train_logs and not args.training_csv:
         parser.error("--train-logs needs --training-csv")

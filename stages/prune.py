@@ -3,7 +3,7 @@
 One call per (method, k, seed): ``--dense`` (the train stage's ``dense.npz``) -> ``--out``
 (``.npz``); the logits kernel is kept. ``random`` draws its positions with the model's own seed.
 Reads and writes TensorFlow-free ``.npz`` kernels and no data, so it starts in well under a
-second; see ``prunelab.pruning`` for exactly what is removed.
+second; see ``prunelab.pruning.masks`` for exactly what is removed.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from prunelab import entry
-from prunelab.params import load_params
-from prunelab.pruning import PRUNE_METHODS, prune_network
-from prunelab.sparsity import zero_counts
-from prunelab.weights import load_kernels, save_kernels
+from prunelab.model.weights import load_kernels, save_kernels, zero_counts
+from prunelab.pruning.masks import prune_network
+from prunelab.wiring import entry
+from prunelab.wiring.names import PRUNE_METHODS
+from prunelab.wiring.params import load_params
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,8 +2,8 @@
 
 For every seed of ``train.seeds``, method of ``sensitivity.methods`` (``weight`` or ``unit``),
 hidden kernel ``l`` and ``k`` of ``sensitivity.ks``: kernel ``l`` of the seed's dense model is
-pruned by ``prunelab.pruning.prune_matrix`` and the network evaluated on the test split with the
-TensorFlow-free forward pass (``prunelab.sensitivity``). Writes ``--metrics``:
+pruned by ``prunelab.pruning.masks.prune_matrix`` and the network evaluated on the test split with the
+TensorFlow-free forward pass (``prunelab.stats.sensitivity``). Writes ``--metrics``:
 ``{"seeds", "spread", "<method>": {"kernel_<l>": {"<k>": {"test_accuracy", "_min", "_max",
 "_seeds"}}}}`` (means over seeds), all or nothing.
 """
@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from prunelab.atomic import write_json
-from prunelab.cli import stage_parser
-from prunelab.entry import run_stage
-from prunelab.evaluation import load_dense, load_test
-from prunelab.params import load_params
-from prunelab.sensitivity import layer_sensitivity
+from prunelab.stats.evaluation import load_dense, load_test
+from prunelab.stats.sensitivity import layer_sensitivity
+from prunelab.wiring import entry
+from prunelab.wiring.atomic import write_json
+from prunelab.wiring.entry import run_stage
+from prunelab.wiring.params import load_params
 
 
 def run(args: argparse.Namespace) -> None:
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = stage_parser(__doc__, {
+    args = entry.paths_parser(__doc__, {
         "--data": "folder with the IDX files",
         "--models": "folder of seed-<s>/dense.npz",
         "--metrics": "output JSON",

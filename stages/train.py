@@ -12,19 +12,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from prunelab import entry
-from prunelab.atomic import json_bytes, write_files
-from prunelab.datasets import load_dataset
-from prunelab.params import load_params, parse_seed
-from prunelab.sparsity import accuracy_and_loss
-from prunelab.training import (
+from prunelab.data.datasets import load_dataset
+from prunelab.model.training import (
     EpochScores,
     Trainer,
     split_validation,
     steps_per_epoch,
     train_keeping_best,
 )
-from prunelab.weights import kernels_bytes
+from prunelab.model.weights import accuracy_and_loss, kernels_bytes
+from prunelab.wiring import entry
+from prunelab.wiring.atomic import json_bytes, write_files
+from prunelab.wiring.params import load_params, parse_seed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +50,7 @@ def train(args: argparse.Namespace) -> None:
     import tensorflow as tf
     from dvclive import Live
 
-    from prunelab.model import build_mlp, keras_bytes, set_kernels
+    from prunelab.model.network import build_mlp, keras_bytes, set_kernels
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvc/config", ".dvc/plots", ".dvcignore",
+PROJECT_FILES = ["stages", "dvc.yaml", "pipelines", "params.yaml", ".dvc/config", ".dvc/plots", ".dvcignore",
                  ".gitignore"]
 
 

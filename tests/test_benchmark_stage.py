@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import yaml
 
-from prunelab.curves import k_key
-from prunelab.layout import pruned_path
-from prunelab.pruning import prune_network
-from prunelab.weights import KERNEL_SHAPES, save_kernels
+from prunelab.model.weights import KERNEL_SHAPES, save_kernels
+from prunelab.pruning.masks import prune_network
+from prunelab.stats.curves import k_key
+from prunelab.wiring.layout import pruned_path
 
 REPO = Path(__file__).resolve().parents[1]
 DENSE = ("numpy", "numpy-1t", "tf", "litert", "numba")

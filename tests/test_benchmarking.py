@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prunelab.benchmarking import DenseBaselines, cpu_model, routes_for, score_cell
-from prunelab.curves import speed_headlines
-from prunelab.params import load_params
-from prunelab.storage import compressed_bytes, csr_arrays, csr_bytes, storage_figures
-from prunelab.timing import MIN_REPEATS, Timer, Timings, rewarm_calls
+from prunelab.speed.benchmarking import DenseBaselines, cpu_model, routes_for, score_cell
+from prunelab.speed.storage import compressed_bytes, csr_arrays, csr_bytes, storage_figures
+from prunelab.speed.timing import MIN_REPEATS, Timer, Timings, rewarm_calls
+from prunelab.stats.curves import speed_headlines
+from prunelab.wiring.params import load_params
 
 DENSE = ("numpy", "numpy-1t", "tf", "litert", "numba")
 DENSE_BIG_BATCH = ("numpy", "numpy-1t", "tf", "litert")  # no per-sample numba pass above 256

@@ -141,11 +141,11 @@ def _is_inert(text: str) -> bool:
 
 @dataclass
 class Stage:
-    definition: str  # the key under `stages:` in dvc.yaml
+    definition: str  # `<dvc.yaml path>:<key under stages:>`, as DVC names it outside the root
     name: str  # the instance name DVC shows (`train@0` for a matrix stage)
     cmds: list[str]
     deps: list[str]
-    wdir: str = "."
+    wdir: str = "."  # relative to the project root
     deps_owner: str = ""  # the first stage using this deps list (YAML anchors share lists)
 
 
@@ -172,32 +172,59 @@ def interpolate(value: Any, context: dict[str, Any]) -> Any:
     return _PLACEHOLDER.sub(lambda m: str(_lookup(context, m.group(1))), value)
 
 
-def load_stages(root: Path) -> list[Stage]:
-    """Every stage instance of `root/dvc.yaml`, matrix stages expanded."""
-    pipeline = yaml.safe_load((root / "dvc.yaml").read_text())
-    params_file = root / "params.yaml"
+def pipeline_files(root: Path) -> list[Path]:
+    """Every dvc.yaml of the project: the root one first, then those under pipelines/."""
+    files = [root / "dvc.yaml"] if (root / "dvc.yaml").is_file() else []
+    return files + sorted((root / "pipelines").glob("*/dvc.yaml"))
+
+
+def _variables(pipeline: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """What `${...}` sees in a dvc.yaml: the params.yaml beside it, then its `vars` (files
+    relative to its folder, or inline mappings)."""
+    params_file = folder / "params.yaml"
     variables = yaml.safe_load(params_file.read_text()) if params_file.is_file() else {}
     for entry in pipeline.get("vars") or []:
-        if isinstance(entry, dict):
+        if isinstance(entry, str):
+            variables.update(yaml.safe_load((folder / entry).read_text()))
+        elif isinstance(entry, dict):
             variables.update(entry)
+    return variables
+
+
+def load_stages(root: Path) -> list[Stage]:
+    """Every stage instance of every dvc.yaml of `root`, matrix stages expanded."""
+    stages: list[Stage] = []
+    for dvc_yaml in pipeline_files(root):
+        stages.extend(_file_stages(root, dvc_yaml))
+    return stages
+
+
+def _file_stages(root: Path, dvc_yaml: Path) -> list[Stage]:
+    pipeline = yaml.safe_load(dvc_yaml.read_text())
+    folder = dvc_yaml.parent
+    variables = _variables(pipeline, folder)
+    prefix = "" if folder == root else f"{_relative(dvc_yaml, root)}:"
     stages: list[Stage] = []
     deps_owner: dict[int, list[str]] = {}  # YAML anchors make stages share one list object
-    for definition, body in (pipeline.get("stages") or {}).items():
+    for key, body in (pipeline.get("stages") or {}).items():
+        definition = prefix + key
         if "foreach" in body:
             raise NotImplementedError(f"stage {definition!r}: foreach/do is not handled here")
         deps_owner.setdefault(id(body.get("deps")), []).append(definition)
         if "matrix" in body:
-            matrix = {key: interpolate(values, variables) for key, values in body["matrix"].items()}
+            matrix = {k: interpolate(values, variables) for k, values in body["matrix"].items()}
             combos = [dict(zip(matrix, values)) for values in itertools.product(*matrix.values())]
         else:
             combos = [None]
+        wdir = posixpath.normpath(
+            posixpath.join(_relative(folder, root) if folder != root else ".", body.get("wdir", ".")))
         for item in combos:
             context = dict(variables)
-            name = definition
+            name = key
             if item is not None:
-                key = "-".join(str(v) for v in item.values())
-                context.update(item=item, key=key)
-                name = f"{definition}@{key}"
+                instance = "-".join(str(v) for v in item.values())
+                context.update(item=item, key=instance)
+                name = f"{key}@{instance}"
             cmd = interpolate(body.get("cmd", ""), context)
             stages.append(Stage(
                 definition=definition,
@@ -205,10 +232,11 @@ def load_stages(root: Path) -> list[Stage]:
                 cmds=cmd if isinstance(cmd, list) else [cmd],
                 deps=[next(iter(d)) if isinstance(d, dict) else d
                       for d in interpolate(body.get("deps") or [], context)],
-                wdir=body.get("wdir", "."),
+                wdir=wdir,
             ))
     for stage in stages:
-        stage.deps_owner = deps_owner[id(pipeline["stages"][stage.definition].get("deps"))][0]
+        key = stage.definition.rsplit(":", 1)[-1]
+        stage.deps_owner = deps_owner[id(pipeline["stages"][key].get("deps"))][0]
     return stages
 
 
@@ -273,6 +301,28 @@ def missing_code_deps(root: Path) -> dict[str, dict[str, str]]:
     return missing
 
 
+def stale_code_deps(root: Path) -> dict[str, list[str]]:
+    """Per stage definition: each declared code dep (a file or folder under stages/) that holds
+    no file the stage's code runs, so editing it would rerun the stage for nothing."""
+    code_root = root / CODE_ROOT
+    stale: dict[str, list[str]] = {}
+    for stage in load_stages(root):
+        closure = {
+            _relative(module, root)
+            for entry in stage_entry_points(stage, root) if entry.is_file()
+            for module in import_closure(entry, code_root)
+        }
+        for dep in stage.deps:
+            path = posixpath.normpath(posixpath.join(stage.wdir, dep))
+            if not path.startswith(CODE_ROOT + "/"):
+                continue
+            if not any(covered(module, [path], ".") for module in closure):
+                stale.setdefault(stage.definition, [])
+                if path not in stale[stage.definition]:
+                    stale[stage.definition].append(path)
+    return stale
+
+
 def report(missing: dict[str, dict[str, str]], root: Path) -> str:
     stages = {stage.definition: stage for stage in load_stages(root)}
     lines = ["These stages run project code that their dvc.yaml deps do not list, so editing it "
@@ -299,6 +349,26 @@ def test_every_stage_declares_the_code_it_runs() -> None:
         pytest.fail(report(missing, ROOT), pytrace=False)
 
 
+def test_no_stage_declares_code_it_does_not_run() -> None:
+    """The other direction: a code dep the stage never runs reruns it for nothing."""
+    assert stale_code_deps(ROOT) == {}
+
+
+def test_every_lock_entry_names_a_stage_of_its_dvc_yaml() -> None:
+    """DVC keeps the lock entry of a stage that left its dvc.yaml (dvc issue 5293): it is read
+    and rewritten after every stage, and misleads whoever reads the lock."""
+    for dvc_yaml in pipeline_files(ROOT):
+        lock = dvc_yaml.with_suffix(".lock")
+        if not lock.is_file():
+            continue
+        prefix = "" if dvc_yaml.parent == ROOT else f"{_relative(dvc_yaml, ROOT)}:"
+        defined = {s.name for s in load_stages(ROOT) if s.definition.startswith(prefix)
+                   and (prefix or ":" not in s.definition)}
+        recorded = set((yaml.safe_load(lock.read_text()) or {}).get("stages") or {})
+        dead = sorted(recorded - defined)
+        assert not dead, f"{_relative(lock, ROOT)} holds entries of no stage: {dead[:5]}"
+
+
 def test_the_closure_sees_what_a_plain_text_search_sees() -> None:
     """Guard against a checker that silently resolves nothing: every `prunelab.<module>` a
     script names must be in that script's closure."""
@@ -310,11 +380,13 @@ def test_the_closure_sees_what_a_plain_text_search_sees() -> None:
         for entry in stage_entry_points(stage, ROOT):
             closure = {_relative(p, ROOT) for p in import_closure(entry, code_root)}
             text = entry.read_text()
-            named = set(re.findall(r"(?m)^\s*(?:from|import)\s+prunelab\.(\w+)", text))
-            for group in re.findall(r"(?m)^\s*from\s+prunelab\s+import\s+([\w, ]+)", text):
-                named.update(m for m in re.split(r"[, ]+", group) if m)
-            expected = {f"{CODE_ROOT}/prunelab/{m}.py" for m in named
-                        if (code_root / "prunelab" / f"{m}.py").is_file()}
+            named = set(re.findall(r"(?m)^\s*(?:from|import)\s+prunelab\.([\w.]+)", text))
+            for package, group in re.findall(
+                    r"(?m)^\s*from\s+prunelab((?:\.\w+)*)\s+import\s+([\w, ]+)", text):
+                named.update(f"{package.lstrip('.')}.{m}".lstrip(".")
+                             for m in re.split(r"[, ]+", group) if m)
+            candidates = {f"prunelab/{m.replace('.', '/')}.py" for m in named}
+            expected = {f"{CODE_ROOT}/{c}" for c in candidates if (code_root / c).is_file()}
             assert expected <= closure, f"{stage.name}: {sorted(expected - closure)}"
             checked += len(expected)
     assert checked, "no stage script imports from prunelab: is the regex or the layout stale?"
@@ -409,3 +481,30 @@ stages:
     _write(toy, {"dvc.yaml": (
         "stages:\n  s:\n    cmd: python stages/run.py\n    deps: [stages/pkg]\n")})
     assert missing_code_deps(toy) == {"s": {"stages/run.py": "the stage's command"}}
+
+
+def test_checker_reports_a_code_dep_the_stage_never_runs(toy: Path) -> None:
+    _write(toy, {"dvc.yaml": """\
+stages:
+  s:
+    cmd: python stages/run.py
+    deps: [stages/run.py, stages/pkg, stages/pkg/unused.py]
+""", "pipelines/sub/dvc.yaml": """\
+vars:
+  - ../../params.yaml
+stages:
+  t:
+    matrix:
+      k: ${grid.ks}
+    wdir: ../..
+    cmd: python stages/run.py --k ${item.k}
+    deps: [stages/run.py, stages/pkg]
+"""})
+    assert [s.name for s in load_stages(toy)] == ["s", "t@1", "t@2"]
+    assert stale_code_deps(toy) == {"s": ["stages/pkg/unused.py"]}
+    assert missing_code_deps(toy) == {}
+    # A folder dep covering nothing the stage runs is stale too.
+    _write(toy, {"stages/other/x.py": "", "dvc.yaml": (
+        "stages:\n  s:\n    cmd: python stages/run.py\n    deps: [stages/run.py, stages/pkg, "
+        "stages/other]\n")})
+    assert stale_code_deps(toy) == {"s": ["stages/other"]}

@@ -11,13 +11,19 @@ import numpy as np
 import pytest
 import yaml
 
-from prunelab.datasets import TEST_IMAGES, TEST_LABELS, load_dataset, load_test_split
-from prunelab.idx import encode_idx
-from prunelab.layout import finetuned_path, pruned_path
-from prunelab.measure import over_seeds, rounded
-from prunelab.pruning import prune_network
-from prunelab.sparsity import accuracy_and_loss, magnitude_stats
-from prunelab.weights import KERNEL_SHAPES, forward, load_kernels, save_kernels
+from prunelab.data.datasets import TEST_IMAGES, TEST_LABELS, load_dataset, load_test_split
+from prunelab.data.idx import encode_idx
+from prunelab.model.weights import (
+    KERNEL_SHAPES,
+    accuracy_and_loss,
+    forward,
+    load_kernels,
+    save_kernels,
+)
+from prunelab.pruning.masks import prune_network
+from prunelab.stats.measure import over_seeds, rounded
+from prunelab.stats.sparsity import magnitude_stats
+from prunelab.wiring.layout import finetuned_path, pruned_path
 
 REPO = Path(__file__).resolve().parents[1]
 EVALUATE = REPO / "stages" / "evaluate.py"
@@ -43,7 +49,7 @@ def macs(sizes: tuple[int, ...]) -> int:
 
 def test_numpy_accuracy_and_loss_match_keras():
     keras = pytest.importorskip("keras")
-    from prunelab.model import build_mlp, set_kernels
+    from prunelab.model.network import build_mlp, set_kernels
 
     rng = np.random.default_rng(0)
     dense = he_kernels(rng, [KERNEL_SHAPES[0][0]] + [s[1] for s in KERNEL_SHAPES])
@@ -341,7 +347,7 @@ def sensitivity(world, tmp_path_factory):
 
 
 def test_sensitivity_prunes_one_matrix_at_a_time(world, sensitivity):
-    from prunelab.pruning import prune_matrix
+    from prunelab.pruning.masks import prune_matrix
 
     document = json.loads(sensitivity.read_text())
     assert document["seeds"] == SEEDS and list(document) == ["seeds", "spread", "weight", "unit"]

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import yaml
 
-import prunelab.fetch as fetch
-from prunelab.datasets import (
+import prunelab.data.fetch as fetch
+from prunelab.data.datasets import (
     FILE_NAMES,
     TEST_IMAGES,
     TEST_LABELS,
@@ -26,8 +26,8 @@ from prunelab.datasets import (
     DatasetSpec,
     load_dataset,
 )
-from prunelab.fetch import FetchError, collect, write_atomically
-from prunelab.idx import encode_idx
+from prunelab.data.fetch import FetchError, collect, write_atomically
+from prunelab.data.idx import encode_idx
 
 PROJECT_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 INSTALL_HINT = "copy the tiny files by hand"

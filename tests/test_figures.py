@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prunelab.entry import StageError
-from prunelab.figures import accuracy_figure, plt, png_bytes, speed_figure
-from prunelab.magnitudes import magnitude_figure
-from prunelab.results import ONESHOT_KEYS, select_oneshot
-from prunelab.sparsity import magnitude_stats
+from prunelab.figures.charts import accuracy_figure, plt, png_bytes, speed_figure
+from prunelab.figures.magnitudes import magnitude_figure
+from prunelab.figures.results import ONESHOT_KEYS, select_oneshot
+from prunelab.stats.sparsity import magnitude_stats
+from prunelab.wiring.errors import StageError
 
 
 def kernels() -> list[np.ndarray]:

@@ -5,7 +5,8 @@ import gzip
 import numpy as np
 import pytest
 
-from prunelab.idx import IdxError, encode_idx, parse_idx, read_idx_file
+from prunelab.data.idx import encode_idx, parse_idx, read_idx_file
+from prunelab.wiring.errors import IdxError
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from prunelab.curves import (
+from prunelab.stats.curves import (
     accuracy_headlines,
     curve_name,
     finetuned_curves,
@@ -27,7 +27,7 @@ from prunelab.curves import (
     oneshot_curves,
     speed_headlines,
 )
-from prunelab.params import Params, load_params
+from prunelab.wiring.params import Params, load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 # Files some stage writes that are reports: DVC must not show them as metrics.

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from prunelab.datasets import Split
-from prunelab.weights import KERNEL_SHAPES, LAYER_SIZES, forward, load_kernels, save_kernels
+from prunelab.data.datasets import Split
+from prunelab.model.weights import KERNEL_SHAPES, LAYER_SIZES, forward, load_kernels, save_kernels
 
 EXPECTED_SHAPES = [(784, 1000), (1000, 1000), (1000, 500), (500, 200), (200, 10)]
 
@@ -22,7 +22,7 @@ def _random_kernels(seed: int = 0) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def model_module():
-    return importlib.import_module("prunelab.model")
+    return importlib.import_module("prunelab.model.network")
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +162,7 @@ def test_save_kernels_failure_leaves_no_temp_file(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def train_stage():
-    return importlib.import_module("prunelab.training")
+    return importlib.import_module("prunelab.model.training")
 
 
 def _split(count: int) -> Split:
@@ -205,7 +205,8 @@ def test_split_validation_nothing_left_to_train(train_stage, count, fraction):
 
 
 def test_load_kernels_reports_missing_unreadable_and_empty_files(tmp_path):
-    from prunelab.weights import WeightsError, load_kernels
+    from prunelab.model.weights import load_kernels
+    from prunelab.wiring.errors import WeightsError
 
     with pytest.raises(WeightsError, match="missing: run `dvc repro`"):
         load_kernels(tmp_path / "absent.npz")

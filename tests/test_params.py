@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from prunelab.params import SCHEMA, ParamsError, build_params, load_params
+from prunelab.wiring.params import SCHEMA, ParamsError, build_params, load_params
 
 PROJECT_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 REAL = yaml.safe_load(PROJECT_PARAMS.read_text())
@@ -217,14 +217,14 @@ def test_timing_a_method_that_is_not_pruned_is_refused(params):
 
 @pytest.mark.parametrize("text", ["100", "-1", "5_0", " 50", "50.0", "", "x"])
 def test_parse_percent_refuses(text):
-    from prunelab.params import parse_percent
+    from prunelab.wiring.params import parse_percent
 
     with pytest.raises(ParamsError, match=r"--k is .*: it must be an integer in \[0, 100\)"):
         parse_percent("--k", text)
 
 
 def test_parse_percent_and_choice_accept():
-    from prunelab.params import parse_choice, parse_percent
+    from prunelab.wiring.params import parse_choice, parse_percent
 
     assert parse_percent("--k", "0") == 0 and parse_percent("--k", "99") == 99
     assert parse_choice("--method", "unit", ("weight", "unit")) == "unit"

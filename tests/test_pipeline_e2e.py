@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from dvc_lab import new_lab, restore, run, stages_run, tiny_params, write_params
 
-from prunelab.layout import pruned_path
-from prunelab.weights import forward, load_kernels
+from prunelab.model.weights import forward, load_kernels
+from prunelab.wiring.layout import pruned_path
 
 pytestmark = pytest.mark.e2e
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prunelab.pruning import count_to_prune, prune_network
-from prunelab.weights import KERNEL_SHAPES, load_kernels, save_kernels
+from prunelab.model.weights import KERNEL_SHAPES, load_kernels, save_kernels
+from prunelab.pruning.masks import count_to_prune, prune_network
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "stages" / "prune.py"

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from prunelab.pruning import (
+from prunelab.model.weights import KERNEL_SHAPES
+from prunelab.pruning.masks import (
     count_to_prune,
     global_masks,
     network_masks,
@@ -20,7 +21,6 @@ from prunelab.pruning import (
     unit_mask,
     weight_mask,
 )
-from prunelab.weights import KERNEL_SHAPES
 
 METHODS = ("weight", "unit")
 ks = st.integers(min_value=0, max_value=99)

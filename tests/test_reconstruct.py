@@ -1,5 +1,5 @@
-"""Unit and property tests of the pure numpy reconstruction core (prunelab.reconstruct, and its
-calibration set and solvers: prunelab.calibration, prunelab.refit)."""
+"""Unit and property tests of the pure numpy reconstruction core (prunelab.pruning.reconstruct, and its
+calibration set and solvers: prunelab.data.calibration, prunelab.pruning.refit)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prunelab import refit as solvers
-from prunelab.calibration import calibration_indices
-from prunelab.datasets import Split
-from prunelab.pruning import count_to_prune, weight_mask
-from prunelab.reconstruct import reconstruct_network, wanda_mask
-from prunelab.training import split_validation
+from prunelab.data.calibration import calibration_indices
+from prunelab.data.datasets import Split
+from prunelab.model.training import split_validation
+from prunelab.pruning import refit as solvers
+from prunelab.pruning.masks import count_to_prune, weight_mask
+from prunelab.pruning.reconstruct import reconstruct_network, wanda_mask
 
 METHODS = ("weight_refit", "unit_refit", "wanda")
 FAST = settings(max_examples=40, deadline=None)

@@ -1,4 +1,5 @@
-"""The reconstruct stage script, run as DVC runs it: a subprocess from the project root."""
+"""The calibrate and reconstruct stage scripts, run as DVC runs them: subprocesses from the
+project root."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ import numpy as np
 import pytest
 import yaml
 
-from prunelab.datasets import TRAIN_IMAGES, TRAIN_LABELS
-from prunelab.idx import encode_idx
-from prunelab.pruning import count_to_prune
-from prunelab.weights import KERNEL_SHAPES, load_kernels, save_kernels
+from prunelab.data.datasets import TRAIN_IMAGES, TRAIN_LABELS
+from prunelab.data.idx import encode_idx
+from prunelab.model.weights import KERNEL_SHAPES, load_kernels, save_kernels
+from prunelab.pruning.masks import count_to_prune
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "stages" / "reconstruct.py"
+CALIBRATE = ROOT / "stages" / "calibrate.py"
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +39,32 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     params["train"]["seeds"] = [4]
     params["reconstruct"]["calibration_images"] = 128
     (root / "params.yaml").write_text(yaml.safe_dump(params))
+    result = calibrate(root / "params.yaml", root, root / "calibration.npy")
+    assert result.returncode == 0, result.stderr
     return root
 
 
+def calibrate(params: Path, world: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(CALIBRATE), "--params", str(params), "--seed", "4",
+         "--data", str(world / "raw"), "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_calibration_set_is_the_drawn_training_rows(world: Path) -> None:
+    from prunelab.data.calibration import calibration_indices
+    from prunelab.data.datasets import load_train_split
+
+    train = load_train_split(world / "raw")
+    rows = calibration_indices(400, 0.1, 4, 128)
+    stored = np.load(world / "calibration.npy")
+    assert stored.dtype == np.float32
+    np.testing.assert_array_equal(stored, train.images[rows])
+
+
 def run_stage(world: Path, *args: str, code: str | None = None) -> subprocess.CompletedProcess:
-    argv = ["--params", str(world / "params.yaml"), "--data", str(world / "raw"),
+    argv = ["--params", str(world / "params.yaml"), "--calibration", str(world / "calibration.npy"),
             "--dense", str(world / "dense.npz"), *args]
     if code is None:
         command = [sys.executable, str(SCRIPT), *argv]
@@ -72,11 +95,13 @@ def test_stage_prunes_exactly_and_keeps_the_logits_unpruned(
     assert np.count_nonzero(np.all(kernels[-1] == 0, axis=0)) == 0  # no class is deleted
 
 
-def test_stage_reads_no_test_image_and_imports_no_tensorflow(world: Path, tmp_path: Path) -> None:
-    # The world has no test files: opening one would fail. And no TensorFlow may load.
+def test_stage_reads_no_dataset_file_and_imports_no_tensorflow(world: Path, tmp_path: Path) -> None:
+    # The world has no test files: opening one would fail. And no TensorFlow may load, nor the
+    # IDX parser: reconstruct reads the calibration set only.
     out = tmp_path / "95.npz"
     checks = (
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'));"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')"
+        " or m == 'prunelab.data.idx');"
         "assert not heavy, heavy"
     )
     result = run_stage(
@@ -121,13 +146,22 @@ def test_too_few_training_images_for_the_calibration_is_a_clear_error(
     params = yaml.safe_load((world / "params.yaml").read_text())
     params["reconstruct"]["calibration_images"] = 5000
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    out = tmp_path / "out.npy"
+    result = calibrate(tmp_path / "params.yaml", world, out)
+    assert result.returncode == 1
+    assert result.stderr.startswith("calibrate: error:")
+    assert "reconstruct.calibration_images" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_a_missing_calibration_set_is_a_clear_error(world: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.npz"
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--params", str(tmp_path / "params.yaml"),
-         "--data", str(world / "raw"), "--dense", str(world / "dense.npz"),
+        [sys.executable, str(SCRIPT), "--params", str(world / "params.yaml"),
+         "--calibration", str(tmp_path / "none.npy"), "--dense", str(world / "dense.npz"),
          "--method", "wanda", "--k", "50", "--seed", "4", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 1
-    assert "reconstruct.calibration_images" in result.stderr and "Traceback" not in result.stderr
-    assert not out.exists()
+    assert "cannot read the calibration set" in result.stderr and "dvc repro calibrate" in result.stderr
+    assert "Traceback" not in result.stderr and not out.exists()

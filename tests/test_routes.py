@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from prunelab.pruning import prune_network
-from prunelab.routes.base import compact, hidden_sizes
-from prunelab.routes.keras_model import build_compact_keras
-from prunelab.routes.litert import pad_hidden_widths
-from prunelab.routes.registry import DENSE_ROUTES, ROUTES, SPARSE_ROUTES, prepare
-from prunelab.routes.tensorflow_ops import keras_runner
-from prunelab.weights import KERNEL_SHAPES, LAYER_SIZES, forward
+from prunelab.model.weights import KERNEL_SHAPES, LAYER_SIZES, forward
+from prunelab.pruning.masks import prune_network
+from prunelab.speed.routes.base import compact, hidden_sizes
+from prunelab.speed.routes.keras_model import build_compact_keras
+from prunelab.speed.routes.litert import pad_hidden_widths
+from prunelab.speed.routes.registry import DENSE_ROUTES, ROUTES, SPARSE_ROUTES, prepare
+from prunelab.speed.routes.tensorflow_ops import keras_runner
 
 CASES = [("weight", 90), ("weight", 99), ("unit", 90)]
 # 1: serial per-sample kernels; 8: per-sample over threads; 17: one partial tile; 300: tiles

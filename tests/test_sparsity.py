@@ -1,4 +1,4 @@
-"""Dead units, effective kernels, shrinking, size figures, accuracy and loss (prunelab.sparsity)."""
+"""Dead units, effective kernels, shrinking, size figures, accuracy and loss (prunelab.stats.sparsity)."""
 
 import json
 import math
@@ -6,15 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from prunelab.sparsity import (
-    accuracy_and_loss,
-    alive_units,
-    effective_kernels,
-    magnitude_stats,
-    model_stats,
-    shrink,
-)
-from prunelab.weights import KERNEL_SHAPES, forward
+from prunelab.model.structure import alive_units, effective_kernels, shrink
+from prunelab.model.weights import KERNEL_SHAPES, accuracy_and_loss, forward
+from prunelab.stats.sparsity import magnitude_stats, model_stats
 
 
 def chain_reaction_kernels() -> list[np.ndarray]:
@@ -145,7 +139,7 @@ def test_shrink_preserves_logits_exactly_with_integer_weights():
 
 
 def test_shrink_preserves_logits_of_a_pruned_real_shaped_network():
-    from prunelab.pruning import prune_network
+    from prunelab.pruning.masks import prune_network
 
     rng = np.random.default_rng(2)
     dense = [
@@ -231,7 +225,7 @@ def test_model_stats_of_the_dense_real_network():
 
 
 def test_unit_pruning_leaves_more_effective_sparsity():
-    from prunelab.pruning import prune_network
+    from prunelab.pruning.masks import prune_network
 
     rng = np.random.default_rng(5)
     sizes = [20, 40, 40, 20, 10, 10]

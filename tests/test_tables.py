@@ -9,10 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from prunelab.curves import accuracy_headlines, speed_headlines
-from prunelab.evaluation import curves_csv, plot_tables
-from prunelab.params import load_params
-from prunelab.tables import (
+from prunelab.figures.tables import (
     finetune_table,
     reconstruction_table,
     results_table,
@@ -20,6 +17,9 @@ from prunelab.tables import (
     speed_table,
     training_table,
 )
+from prunelab.stats.curves import accuracy_headlines, speed_headlines
+from prunelab.stats.evaluation import curves_csv, plot_tables
+from prunelab.wiring.params import load_params
 
 
 def entry(sparsity: float, accuracy: float, low: float, high: float, **more) -> dict:

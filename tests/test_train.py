@@ -11,9 +11,9 @@ import pytest
 import train
 import yaml
 
-from prunelab import training
-from prunelab.idx import encode_idx
-from prunelab.weights import KERNEL_SHAPES, load_kernels
+from prunelab.data.idx import encode_idx
+from prunelab.model import training
+from prunelab.model.weights import KERNEL_SHAPES, load_kernels
 
 ROOT = Path(__file__).resolve().parents[1]
 

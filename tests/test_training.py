@@ -1,10 +1,10 @@
-"""prunelab.training: the shuffled epochs, the step segments and the training loop's hooks."""
+"""prunelab.model.training: the shuffled epochs, the step segments and the training loop's hooks."""
 
 import numpy as np
 import pytest
 
-from prunelab.datasets import Split
-from prunelab.training import IMAGE_SIDE, segments, shuffled_epoch
+from prunelab.data.datasets import Split
+from prunelab.model.training import IMAGE_SIDE, segments, shuffled_epoch
 
 
 def _pictures(count: int) -> Split:
@@ -63,8 +63,8 @@ def test_segments_start_a_run_at_every_hook(first, steps, hooks, expected):
 def test_trainer_runs_hooks_before_their_steps_and_counts_steps():
     import keras
 
-    from prunelab.model import build_mlp
-    from prunelab.training import Trainer
+    from prunelab.model.network import build_mlp
+    from prunelab.model.training import Trainer
 
     keras.utils.set_random_seed(0)
     model = build_mlp(hidden_sizes=(8, 8, 8, 8))

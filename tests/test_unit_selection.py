@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from prunelab.unit_selection import greedy_units
+from prunelab.pruning.unit_selection import greedy_units
 
 
 def problem(units: int, outputs: int, seed: int) -> tuple[np.ndarray, ...]:

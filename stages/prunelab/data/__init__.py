@@ -1,0 +1,1 @@
+"""Data: IDX parsing, the two datasets, their sources and checksums, and the calibration draw."""

@@ -1,0 +1,1 @@
+"""Model and training: kernels as numpy (.npz, the forward pass), the Keras network, training and fine-tuning."""

@@ -1,0 +1,1 @@
+"""The pruning core, numpy only: magnitude masks, reconstruction (least-squares refits), unit selection."""

@@ -1,0 +1,1 @@
+"""Speed: the execution routes, what the benchmark times, the timer and storage figures."""

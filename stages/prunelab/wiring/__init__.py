@@ -1,0 +1,1 @@
+"""Params and wiring: the params schema, the stage prologue, error types, method names, data paths and all-or-nothing writes. Every stage imports this folder; it imports no other folder."""

@@ -1,0 +1,18 @@
+"""The names of the methods and schedules, apart from the code that implements them.
+
+A leaf module: validating params, parsing a stage's ``--method`` and naming curves need the names
+but none of the pruning, reconstruction or training code, so they import this and not that.
+"""
+
+# The one-shot magnitude methods of prunelab.pruning.masks: each hidden matrix on its own (weight,
+# unit) and the two baselines with weight's counts (random positions, one global threshold).
+PRUNE_METHODS = ("weight", "unit", "random", "global")
+# The data-aware one-shot methods of prunelab.pruning.reconstruct: the magnitude mask with the
+# kept weights re-solved, units with the next matrix re-solved, and Wanda's scores.
+RECONSTRUCT_METHODS = ("weight_refit", "unit_refit", "wanda")
+# "oneshot": prune, then retrain with the mask fixed; "gradual": sparsity rises from 0 to k
+# along Zhu & Gupta's cubic schedule while training.
+FINETUNE_SCHEDULES = ("oneshot", "gradual")
+# The layer-wise magnitude methods: the only ones pruning one matrix at a time (sensitivity)
+# and the ones worth timing (the baselines have the same sparsity patterns' statistics).
+SENSITIVITY_METHODS = ("weight", "unit")
