@@ -17,7 +17,8 @@ Writes, all or nothing:
 * ``--curves-dir``: ``<method>.csv`` (one-shot) and ``<schedule>-<method>.csv`` (fine-tuned),
   one row per k, ascending.
 * ``--headlines-dir``: the figures ``dvc metrics show`` prints, one JSON per curve keyed
-  ``k<k>`` (``prunelab.stats.curves.accuracy_headlines``); everything above is a report, not a metric.
+  ``k<k>`` (``prunelab.stats.curves.accuracy_headlines``); everything above is a report, not a
+  metric.
 * ``--plots-dir``: ``oneshot.csv`` and ``finetuned.csv``, long format
   (``prunelab.stats.evaluation.plot_tables``).
 """

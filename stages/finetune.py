@@ -8,15 +8,15 @@ validation split is carved exactly as in the train stage), with the mask re-appl
 optimiser step, and written back into the full shapes. ``k = 0`` is the control: the dense
 network trained for the same steps. The weights the mask removed are still exactly zero (checked
 before writing). Writes ``--out`` (``.npz``) and ``--log`` (seconds, optimiser steps, validation
-accuracy), both or none. Imports nothing of the pruning core: see ``prunelab.model.finetune``.
+accuracy), both or none. Imports nothing of the pruning core: see ``prunelab.retraining.finetune``.
 """
 
 from __future__ import annotations
 
 import sys
 
-from prunelab.model.finetune import finetune_oneshot
-from prunelab.model.retraining import retrain_stage, retraining_parser
+from prunelab.retraining.finetune import finetune_oneshot
+from prunelab.retraining.stage import retrain_stage, retraining_parser
 from prunelab.wiring import entry
 from prunelab.wiring.names import PRUNE_METHODS, RECONSTRUCT_METHODS
 

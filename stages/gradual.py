@@ -3,7 +3,7 @@ seed).
 
 ``--start`` is the seed's dense model. The full network trains on the seed's training split
 only (the validation split is carved exactly as in the train stage) while the sparsity rises
-from 0 to ``k`` along the cubic schedule of Zhu & Gupta (``prunelab.model.gradual``): before
+from 0 to ``k`` along the cubic schedule of Zhu & Gupta (``prunelab.retraining.gradual``): before
 each scheduled step the mask is recomputed by ``method`` from the current weights; after the
 ramp the final mask is fixed, and the weights it removed are still exactly zero at the end
 (checked before writing). Writes ``--out`` (``.npz``) and ``--log`` (seconds, optimiser steps,
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import sys
 
-from prunelab.model.gradual import finetune_gradual
-from prunelab.model.retraining import retrain_stage, retraining_parser
+from prunelab.retraining.gradual import finetune_gradual
+from prunelab.retraining.stage import retrain_stage, retraining_parser
 from prunelab.wiring import entry
 from prunelab.wiring.names import PRUNE_METHODS
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from prunelab.data.datasets import load_dataset
+from prunelab.model.forward import accuracy_and_loss
 from prunelab.model.training import (
     EpochScores,
     Trainer,
@@ -20,7 +21,7 @@ from prunelab.model.training import (
     steps_per_epoch,
     train_keeping_best,
 )
-from prunelab.model.weights import accuracy_and_loss, kernels_bytes
+from prunelab.model.weights import kernels_bytes
 from prunelab.wiring import entry
 from prunelab.wiring.atomic import json_bytes, write_files
 from prunelab.wiring.params import load_params, parse_seed

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["stages", "dvc.yaml", "pipelines", "params.yaml", ".dvc/config", ".dvc/plots", ".dvcignore",
-                 ".gitignore"]
+PROJECT_FILES = ["stages", "dvc.yaml", "pipelines", "params.yaml", ".dvc/config", ".dvc/plots",
+                 ".dvcignore", ".gitignore"]
 
 
 def tiny_params() -> dict:
@@ -50,8 +50,20 @@ def run(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     return result
 
 
+def stage_name(shown: str) -> str:
+    """A stage's name without the `pipelines/<family>/dvc.yaml:` DVC puts before the stages of
+    a dvc.yaml other than the root one (names are unique across the files: test_dvc_deps)."""
+    return shown.rsplit("dvc.yaml:", 1)[-1]
+
+
 def stages_run(output: str) -> set[str]:
-    return set(re.findall(r"Running stage '([^']+)'", output))
+    return {stage_name(s) for s in re.findall(r"Running stage '([^']+)'", output)}
+
+
+def every_stage(repo: Path) -> set[str]:
+    """Every stage instance of every dvc.yaml, by :func:`stage_name`."""
+    listed = run(repo, "stage", "list", "--all", "--name-only").stdout.split()
+    return {stage_name(s) for s in listed}
 
 
 def write_params(repo: Path, params: dict) -> None:

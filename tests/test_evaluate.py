@@ -13,13 +13,8 @@ import yaml
 
 from prunelab.data.datasets import TEST_IMAGES, TEST_LABELS, load_dataset, load_test_split
 from prunelab.data.idx import encode_idx
-from prunelab.model.weights import (
-    KERNEL_SHAPES,
-    accuracy_and_loss,
-    forward,
-    load_kernels,
-    save_kernels,
-)
+from prunelab.model.forward import accuracy_and_loss, forward
+from prunelab.model.weights import KERNEL_SHAPES, load_kernels, save_kernels
 from prunelab.pruning.masks import prune_network
 from prunelab.stats.measure import over_seeds, rounded
 from prunelab.stats.sparsity import magnitude_stats

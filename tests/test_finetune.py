@@ -14,11 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prunelab.data.idx import encode_idx
-from prunelab.model.finetune import submatrices, write_back
-from prunelab.model.gradual import cubic_sparsity, gradual_plan
+from prunelab.model.forward import forward
 from prunelab.model.structure import alive_units, shrink
-from prunelab.model.weights import KERNEL_SHAPES, forward, load_kernels, save_kernels
+from prunelab.model.weights import KERNEL_SHAPES, load_kernels, save_kernels
 from prunelab.pruning.masks import network_masks, prune_network
+from prunelab.retraining.finetune import submatrices, write_back
+from prunelab.retraining.gradual import cubic_sparsity, gradual_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 

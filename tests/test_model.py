@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from prunelab.data.datasets import Split
-from prunelab.model.weights import KERNEL_SHAPES, LAYER_SIZES, forward, load_kernels, save_kernels
+from prunelab.model.forward import forward
+from prunelab.model.weights import KERNEL_SHAPES, LAYER_SIZES, load_kernels, save_kernels
 
 EXPECTED_SHAPES = [(784, 1000), (1000, 1000), (1000, 500), (500, 200), (200, 10)]
 

@@ -11,9 +11,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dvc_lab import new_lab, restore, run, stages_run, tiny_params, write_params
+from dvc_lab import (
+    every_stage,
+    new_lab,
+    restore,
+    run,
+    stage_name,
+    stages_run,
+    tiny_params,
+    write_params,
+)
 
-from prunelab.model.weights import forward, load_kernels
+from prunelab.model.forward import forward
+from prunelab.model.weights import load_kernels
 from prunelab.wiring.layout import pruned_path
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +53,7 @@ def repo(lab: tuple[Path, str]) -> Path:
 def test_repro_builds_every_output(lab: tuple[Path, str]) -> None:
     repo, output = lab
     params = tiny_params()
-    every = set(run(repo, "stage", "list", "--name-only").stdout.split())
+    every = every_stage(repo)
     assert stages_run(output) == every
     assert instances("reconstruct", params["reconstruct"]["methods"], [0, 90], [0, 1]) <= every
     for seed in (0, 1):
@@ -142,7 +152,7 @@ def test_adding_a_seed_runs_only_that_seeds_work_and_the_aggregates(repo: Path) 
     write_params(repo, params)
     ran = stages_run(run(repo, "repro").stdout)
     new_seed = (
-        {"train@2"}
+        {"train@2", "calibrate@2"}
         | instances("prune", params["prune"]["methods"], params["prune"]["ks"], [2])
         | instances("reconstruct", params["reconstruct"]["methods"], [0, 90], [2])
         | instances("finetune", params["finetune"]["methods"], [0, 90], [2])
@@ -174,3 +184,39 @@ def test_experiment_with_a_changed_param(repo: Path) -> None:
     shown = json.loads(run(repo, "exp", "show", "--json").stdout)
     names = {exp.get("name") for rev in shown for exp in rev.get("experiments") or []}
     assert "longer-finetune" in names
+
+
+def stale(repo: Path) -> set[str]:
+    """The stage instances `dvc status` reports changed, by name."""
+    shown = json.loads(run(repo, "status", "--json").stdout)
+    return {stage_name(name) for name in shown}
+
+
+def touch(repo: Path, module: str) -> None:
+    """An edit that changes the file's bytes and nothing it computes."""
+    path = repo / "stages" / "prunelab" / module
+    path.write_text(path.read_text() + "# touched\n")
+
+
+def test_touching_the_pruning_core_leaves_data_training_and_fine_tuning_alone(repo: Path) -> None:
+    params = tiny_params()
+    touch(repo, "pruning/masks.py")
+    assert stale(repo) == (
+        instances("prune", params["prune"]["methods"], params["prune"]["ks"], [0, 1])
+        | instances("reconstruct", params["reconstruct"]["methods"], [0, 90], [0, 1])
+        | instances("gradual", ["weight"], [90], [0, 1])
+        | {"sensitivity", "plot"}
+    )
+    ran = stages_run(run(repo, "repro").stdout)
+    # The pruned files come out the same, so no fine-tuning reruns (nor the benchmark): DVC
+    # compares each stage's deps when it gets there. (evaluate does rerun: the gradual runs'
+    # logs hold their new seconds.)
+    assert not any(name.split("@")[0] in {"fetch_data", "train", "calibrate", "finetune",
+                                          "benchmark", "export_compact"}
+                   for name in ran), sorted(ran)
+    assert "gradual@weight-90-0" in ran and "prune@weight-90-0" in ran
+
+
+def test_touching_the_figures_makes_only_plot_stale(repo: Path) -> None:
+    touch(repo, "figures/charts.py")
+    assert stale(repo) == {"plot"}

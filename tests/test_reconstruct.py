@@ -1,4 +1,5 @@
-"""Unit and property tests of the pure numpy reconstruction core (prunelab.pruning.reconstruct, and its
+"""Unit and property tests of the pure numpy reconstruction core (prunelab.pruning.reconstruct, and
+its
 calibration set and solvers: prunelab.data.calibration, prunelab.pruning.refit)."""
 
 from __future__ import annotations

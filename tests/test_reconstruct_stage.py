@@ -163,5 +163,6 @@ def test_a_missing_calibration_set_is_a_clear_error(world: Path, tmp_path: Path)
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 1
-    assert "cannot read the calibration set" in result.stderr and "dvc repro calibrate" in result.stderr
+    assert "cannot read the calibration set" in result.stderr
+    assert "dvc repro calibrate" in result.stderr
     assert "Traceback" not in result.stderr and not out.exists()

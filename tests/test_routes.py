@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from prunelab.model.weights import KERNEL_SHAPES, LAYER_SIZES, forward
+from prunelab.model.forward import forward
+from prunelab.model.weights import KERNEL_SHAPES, LAYER_SIZES
 from prunelab.pruning.masks import prune_network
 from prunelab.speed.routes.base import compact, hidden_sizes
 from prunelab.speed.routes.keras_model import build_compact_keras

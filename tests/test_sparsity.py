@@ -1,4 +1,5 @@
-"""Dead units, effective kernels, shrinking, size figures, accuracy and loss (prunelab.stats.sparsity)."""
+"""Dead units, effective kernels, shrinking, size figures, accuracy and loss
+(prunelab.stats.sparsity)."""
 
 import json
 import math
@@ -6,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from prunelab.model.forward import accuracy_and_loss, forward
 from prunelab.model.structure import alive_units, effective_kernels, shrink
-from prunelab.model.weights import KERNEL_SHAPES, accuracy_and_loss, forward
+from prunelab.model.weights import KERNEL_SHAPES
 from prunelab.stats.sparsity import magnitude_stats, model_stats
 
 

@@ -1,13 +1,21 @@
 """The calibration set of data-aware pruning: which training images, and their checked values.
 
-Pure numpy, no I/O: :func:`calibration_indices` picks the rows of the training set that
-:mod:`prunelab.pruning.reconstruct` looks at, and :func:`check_calibration` turns those images into the
-float64 inputs the refits use.
+:func:`calibration_indices` picks the rows of the training set that
+:mod:`prunelab.pruning.reconstruct` looks at, and :func:`check_calibration` turns those images
+into the float64 inputs the refits use; both are pure numpy. The calibrate stage draws the set
+once per seed and writes it with :func:`calibration_bytes` (a float32 ``.npy``), and every
+reconstruct instance of that seed reads those few megabytes with :func:`load_calibration`
+instead of the whole training split.
 """
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import numpy as np
+
+from prunelab.wiring.errors import StageError
 
 
 def calibration_indices(

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from prunelab.data.datasets import Split
-from prunelab.model.weights import accuracy_and_loss
+from prunelab.model.forward import accuracy_and_loss
 
 IMAGE_SIDE = 28  # both datasets hold 28 x 28 pictures, flattened row by row
 

@@ -1,1 +1,2 @@
-"""The pruning core, numpy only: magnitude masks, reconstruction (least-squares refits), unit selection."""
+"""The pruning core, numpy only: magnitude masks, reconstruction (least-squares refits), unit
+selection."""

@@ -1,6 +1,7 @@
 """One-shot pruning with reconstruction: a pure numpy core (no Keras, no TensorFlow, no I/O).
 
-The magnitude methods of :mod:`prunelab.pruning.masks` only zero weights. The methods here look at the
+The magnitude methods of :mod:`prunelab.pruning.masks` only zero weights. The methods here look at
+the
 network's activations on a *calibration set* (a few thousand training images) and either refit
 the surviving weights so that each layer still computes what the dense layer computed, or rank
 the weights by how much signal flows through them. Three methods, never pruning the logits
@@ -13,7 +14,8 @@ kernel:
   by magnitude (see :func:`reconstruct_network`).
 * ``"unit_refit"``: each hidden kernel loses as many output units (columns) as
   ``pruning.unit_mask``, chosen by greedy forward selection for the refit that follows
-  (:mod:`prunelab.pruning.unit_selection`); the next kernel's rows of the kept units are refit by ridge
+  (:mod:`prunelab.pruning.unit_selection`); the next kernel's rows of the kept units are refit by
+  ridge
   least squares and its rows of the pruned units become zero (ThiNet-style).
 * ``"wanda"``: Wanda's score ``|w_ij| * ||x_i||_2`` ranked within each output column
   (:func:`wanda_mask`), no weight update.
@@ -124,7 +126,8 @@ def reconstruct_network(
     """New float32 kernels: the hidden ones pruned by ``method`` at ``k`` percent, with refits.
 
     The network is bias-free with a ReLU after every kernel but the last (see
-    :func:`prunelab.model.weights.forward`). With ``L`` kernels, the hidden ones are ``kernels[:-1]``;
+    :func:`prunelab.model.forward.forward`). With ``L`` kernels, the hidden ones are
+    ``kernels[:-1]``;
     the logits kernel ``kernels[-1]`` is never pruned.
 
     * ``"weight_refit"``: hidden kernel ``W`` (``inputs x outputs``) ends with exactly

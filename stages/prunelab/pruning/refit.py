@@ -1,4 +1,5 @@
-"""The least-squares solvers behind :mod:`prunelab.pruning.reconstruct`: pure numpy and scipy, float64.
+"""The least-squares solvers behind :mod:`prunelab.pruning.reconstruct`: pure numpy and scipy,
+float64.
 
 A refit minimises, per output column ``w`` of a kernel, ``w^T A w - 2 b^T w`` over the entries
 the column keeps (the others fixed at ``0``), where ``(A, b)`` is the ridge system of

@@ -1,6 +1,7 @@
 """Which units to keep when the next kernel will be refit: greedy forward selection (numpy only).
 
-Unit pruning with reconstruction (``"unit_refit"`` of :mod:`prunelab.pruning.reconstruct`) removes output
+Unit pruning with reconstruction (``"unit_refit"`` of :mod:`prunelab.pruning.reconstruct`) removes
+output
 units of a hidden kernel and re-solves the next kernel's rows of the kept units by ridge least
 squares. Keeping the units of largest weight norm (plain unit pruning's choice) ignores that
 refit; this module chooses the kept set ``S`` for it. With the candidate units' activations ``A``

@@ -1,7 +1,8 @@
 """What the benchmark stage times, and how it turns timings into speedups.
 
 Every pruned network is first made compact (dead hidden units physically removed,
-:func:`prunelab.speed.routes.base.compact`), then run by the routes of :mod:`prunelab.speed.routes` that
+:func:`prunelab.speed.routes.base.compact`), then run by the routes of :mod:`prunelab.speed.routes`
+that
 suit it (:func:`routes_for`):
 
 * unit pruning, and weight pruning below ``k = 50`` (CSR would be larger than the dense
@@ -41,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from prunelab.model.weights import forward
+from prunelab.model.forward import forward
 from prunelab.speed import timing
 from prunelab.speed.routes.base import Kernels, Runner, compact
 from prunelab.speed.routes.registry import DENSE_ROUTES, ROUTES, prepare

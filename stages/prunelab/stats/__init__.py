@@ -1,1 +1,2 @@
-"""Statistics: sparsity and dead units, accuracy over seeds, evaluation, layer sensitivity, the headline metrics."""
+"""Statistics: sparsity and dead units, accuracy over seeds, evaluation, layer sensitivity, the
+headline metrics."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from prunelab.model.weights import accuracy_and_loss
+from prunelab.model.forward import accuracy_and_loss
 from prunelab.stats.sparsity import model_stats
 
 DIGITS = 6
@@ -68,7 +68,8 @@ def accuracy_entry(kernels: list[np.ndarray], images: np.ndarray, labels: np.nda
 def model_entry(kernels: list[np.ndarray], images: np.ndarray, labels: np.ndarray) -> dict:
     """Accuracy, loss and size figures of one network, JSON-ready and rounded.
 
-    Per-layer lists of :func:`prunelab.stats.sparsity.model_stats` become objects keyed ``kernel_<i>``
+    Per-layer lists of :func:`prunelab.stats.sparsity.model_stats` become objects keyed
+    ``kernel_<i>``
     / ``hidden_<i>``, so ``dvc metrics`` and a reader see which layer a figure belongs to.
     """
     accuracy, loss = accuracy_and_loss(kernels, images, labels)

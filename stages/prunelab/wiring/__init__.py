@@ -1,1 +1,2 @@
-"""Params and wiring: the params schema, the stage prologue, error types, method names, data paths and all-or-nothing writes. Every stage imports this folder; it imports no other folder."""
+"""Params and wiring: the params schema, the stage prologue, error types, method names, data paths
+and all-or-nothing writes. Every stage imports this folder; it imports no other folder."""

@@ -12,8 +12,8 @@ from collections.abc import Callable
 import numpy as np
 
 from prunelab.data.datasets import Split
-from prunelab.model.finetune import fit_model, total_steps
 from prunelab.pruning.masks import network_masks
+from prunelab.retraining.finetune import fit_model, total_steps
 from prunelab.wiring.params import Params
 
 

@@ -1,5 +1,5 @@
 """Fine-tuning a pruned network with its mask fixed (one-shot), and the optimiser schedule that
-gradual pruning (:mod:`prunelab.model.gradual`) shares.
+gradual pruning (:mod:`prunelab.retraining.gradual`) shares.
 
 The numpy side -- the live sub-network and the zero pattern -- is plainly testable without Keras;
 :func:`finetune_oneshot` trains. It imports nothing of the pruning core: the mask is the start
@@ -26,7 +26,8 @@ def submatrices(
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The pruned network restricted to its live units, with the matching masks.
 
-    Units that pruning left dead (see ``prunelab.stats.sparsity.alive_units``) can neither change the
+    Units that pruning left dead (see ``prunelab.stats.sparsity.alive_units``) can neither change
+    the
     logits nor receive a gradient, so training the smaller network and writing it back with
     :func:`write_back` updates every weight that matters, at a fraction of the cost (unit
     pruning at 90 % leaves a 784-100-100-50-20-10 network).

@@ -10,9 +10,10 @@ from collections.abc import Callable
 import numpy as np
 
 from prunelab.data.datasets import Split, load_train_split
-from prunelab.model.finetune import check_zero_pattern
+from prunelab.model.forward import accuracy_and_loss
 from prunelab.model.training import split_validation
-from prunelab.model.weights import accuracy_and_loss, kernels_bytes, load_kernels
+from prunelab.model.weights import kernels_bytes, load_kernels
+from prunelab.retraining.finetune import check_zero_pattern
 from prunelab.wiring import entry
 from prunelab.wiring.atomic import json_bytes, write_files
 from prunelab.wiring.params import Params, load_params
