@@ -9,7 +9,7 @@ FASHION_MNIST_DIR := /usr/share/datasets/fashion-mnist
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup dataset repro test plots-check clean
+.PHONY: setup dataset repro test worker aggregate plots-check clean
 
 setup: $(STAMP) dataset
 
@@ -33,6 +33,14 @@ dataset:
 repro: setup
 	PYTHONPATH=stages $(PYTHON) -m prunelab.wiring.params params.yaml
 	dvc repro
+
+# One seed's stages on a worker, in its own clone with the shared DVC remote as default; then,
+# after every worker, the aggregating stages (README: "Running on several machines").
+worker: setup
+	bash tools/worker.sh $(SEED)
+
+aggregate: setup
+	bash tools/aggregate.sh
 
 # Style first (seconds), then the suite.
 test: setup

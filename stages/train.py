@@ -24,6 +24,7 @@ from prunelab.model.training import (
 from prunelab.model.weights import kernels_bytes
 from prunelab.wiring import entry
 from prunelab.wiring.atomic import json_bytes, write_files
+from prunelab.wiring.machine import cpu_model
 from prunelab.wiring.params import load_params, parse_seed
 
 
@@ -90,6 +91,9 @@ def train(args: argparse.Namespace) -> None:
         "seed": seed,
         "epochs_run": settings.epochs,
         "train_seconds": round(train_seconds, 2),
+        # What trained it: another CPU kind, or a GPU, gives other bits (README, Reproducibility).
+        "devices": sorted({device.device_type for device in tf.config.list_logical_devices()}),
+        "cpu": cpu_model(),
     }
     write_files({
         args.weights: kernels_bytes(best.kernels),

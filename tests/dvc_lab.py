@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["stages", "dvc.yaml", "pipelines", "params.yaml", ".dvc/config", ".dvc/plots",
-                 ".dvcignore", ".gitignore"]
+PROJECT_FILES = ["stages", "dvc.yaml", "pipelines", "params.yaml", "tools", ".dvc/config",
+                 ".dvc/plots", ".dvcignore", ".gitignore"]
 
 
 def tiny_params() -> dict:

@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prunelab.speed.benchmarking import DenseBaselines, cpu_model, routes_for, score_cell
+from prunelab.speed.benchmarking import DenseBaselines, routes_for, score_cell
 from prunelab.speed.storage import compressed_bytes, csr_arrays, csr_bytes, storage_figures
 from prunelab.speed.timing import MIN_REPEATS, Timer, Timings, rewarm_calls
 from prunelab.stats.curves import speed_headlines
+from prunelab.wiring.machine import cpu_model
 from prunelab.wiring.params import load_params
 
 DENSE = ("numpy", "numpy-1t", "tf", "litert", "numba")

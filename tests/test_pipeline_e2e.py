@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from dvc_lab import (
     every_stage,
-    new_lab,
     restore,
     run,
     stage_name,
@@ -31,17 +30,6 @@ pytestmark = pytest.mark.e2e
 
 def instances(stage: str, methods: list[str], ks: list[int], seeds: list[int]) -> set[str]:
     return {f"{stage}@{m}-{k}-{s}" for m in methods for k in ks for s in seeds}
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """The tiny lab after its first `dvc repro`, committed; and that repro's output."""
-    repo = tmp_path_factory.mktemp("lab")
-    new_lab(repo, tiny_params())
-    output = run(repo, "repro").stdout
-    run(repo, "git", "add", "-A")
-    run(repo, "git", "commit", "-qm", "baseline run")
-    return repo, output
 
 
 @pytest.fixture

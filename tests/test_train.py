@@ -14,6 +14,7 @@ import yaml
 from prunelab.data.idx import encode_idx
 from prunelab.model import training
 from prunelab.model.weights import KERNEL_SHAPES, load_kernels
+from prunelab.wiring.machine import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,6 +64,8 @@ def test_same_seed_gives_the_same_model_and_metrics(data_dir: Path, tmp_path: Pa
     assert first == second
     assert first["test_accuracy"] > 0.5  # the planted stripes are easy to learn
     assert first["epochs_run"] == 2 and 1 <= first["best_epoch"] <= 2
+    assert first["devices"] == ["CPU"]  # the CPU wheel: what trained it is on record
+    assert first["cpu"] == cpu_model()
     assert [k.shape for k in load_kernels(tmp_path / "a/dense.npz")] == list(KERNEL_SHAPES)
     assert (tmp_path / "a/dense.keras").stat().st_size > 0
     assert (tmp_path / "a/live/plots/metrics").is_dir()

@@ -37,7 +37,6 @@ import os
 import platform
 import random
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,6 +49,7 @@ from prunelab.speed.routes.tensorflow_ops import onednn_spmm_enabled
 from prunelab.speed.storage import storage_figures
 from prunelab.speed.timing import Timer, Timings
 from prunelab.stats.sparsity import model_stats
+from prunelab.wiring.machine import cpu_model
 from prunelab.wiring.params import BenchmarkParams
 
 #: Distinct input batches cycled through at batch sizes up to SMALL_BATCH.
@@ -311,22 +311,6 @@ class Benchmark:
             f"b{n} {entry[str(n)]['best']['route']} "
             f"x{entry[str(n)]['best']['speedup_vs_fastest_dense']:.1f}" for n in self.batches))
         return entry, rows
-
-
-def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    """The CPU as Linux names it (``model name``, family, model, AVX-512 or not): timings hold
-    only for it. ``platform.processor()`` is empty on Linux, so ``cpuinfo`` is read."""
-    try:
-        text = cpuinfo.read_text()
-    except OSError:
-        return platform.processor() or "unknown"
-    fields: dict[str, str] = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
-    avx512 = "avx512f" in fields.get("flags", "").split()
-    return (f"{fields.get('model name', 'unknown')} (family {fields.get('cpu family', '?')}, "
-            f"model {fields.get('model', '?')}, {'AVX-512' if avx512 else 'no AVX-512'})")
 
 
 def run_meta(seconds: float, settings: BenchmarkParams) -> dict[str, Any]:

@@ -1,0 +1,138 @@
+"""Fanning the pipeline out per seed through a shared remote, with the README's own scripts.
+
+Two worker clones run `tools/worker.sh 0` and `tools/worker.sh 1` at the same time against one
+local-folder remote; the second is killed (SIGTERM) once it has finished some stages and is
+run again. Then an aggregator clone runs `tools/aggregate.sh`. It must run exactly the
+aggregating stages, and its models and headline metrics must equal those of the tiny lab that
+ran the whole pipeline alone (`lab`, conftest): only timings (seconds in the fine-tuning logs,
+the benchmark) may differ.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+from dvc_lab import new_lab, run, stages_run, tiny_params
+
+pytestmark = pytest.mark.e2e
+AGGREGATING = {"evaluate", "sensitivity", "benchmark", "export_compact", "plot"}
+
+
+def script(repo: Path, *args: str) -> subprocess.Popen:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    return subprocess.Popen(["bash", *args], cwd=repo, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def running(process: subprocess.Popen, script_name: str) -> bool:
+    """Whether a descendant of ``process`` runs ``stages/<script_name>`` right now."""
+    try:
+        children = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return False
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            if any(part.endswith(f"stages/{script_name}") for part in child.cmdline()):
+                return True
+    return False
+
+
+def finish(process: subprocess.Popen) -> str:
+    output, _ = process.communicate(timeout=900)
+    assert process.returncode == 0, output
+    return output
+
+
+@pytest.fixture(scope="module")
+def fanout(tmp_path_factory: pytest.TempPathFactory, lab: tuple[Path, str]) -> dict:
+    base = tmp_path_factory.mktemp("fanout")
+    remote, origin = base / "remote", base / "origin"
+    remote.mkdir()
+    new_lab(origin, tiny_params())
+    run(origin, "remote", "add", "--default", "shared", str(remote))
+    run(origin, "git", "commit", "-qam", "the shared remote")
+    clones = {}
+    for name in ("worker-0", "worker-1", "aggregator"):
+        clones[name] = base / name
+        run(base, "git", "clone", "-q", str(origin), str(clones[name]))
+
+    first = script(clones["worker-0"], "tools/worker.sh", "0")
+    doomed = script(clones["worker-1"], "tools/worker.sh", "1")
+    # Kill worker 1 mid-run: trained, some instances pruned, while a prune command runs (DVC is
+    # then waiting for it, not writing its lock).
+    pruned = clones["worker-1"] / "data/pruned/seed-1"
+    deadline = time.monotonic() + 600
+    while not (pruned.is_dir() and any(pruned.rglob("*.npz")) and running(doomed, "prune.py")):
+        assert doomed.poll() is None, doomed.communicate()[0]
+        assert time.monotonic() < deadline, "worker 1 pruned nothing in 10 minutes"
+        time.sleep(0.05)
+    os.killpg(doomed.pid, signal.SIGTERM)
+    killed_output, _ = doomed.communicate(timeout=60)
+    assert doomed.returncode != 0, "worker 1 finished before it could be killed"
+    outputs = {"worker-0": finish(first),
+               "worker-1 killed": killed_output,
+               "worker-1 rerun": finish(script(clones["worker-1"], "tools/worker.sh", "1"))}
+    outputs["aggregator"] = finish(script(clones["aggregator"], "tools/aggregate.sh"))
+    return {"clones": clones, "outputs": outputs, "single": lab[0]}
+
+
+def lock_entries(repo: Path) -> dict[str, dict]:
+    entries: dict[str, dict] = {}
+    for lock in [repo / "dvc.lock", *sorted((repo / "pipelines").glob("*/dvc.lock"))]:
+        entries.update(yaml.safe_load(lock.read_text())["stages"])
+    return entries
+
+
+def model_hashes(repo: Path) -> dict[str, str]:
+    """Every DVC-cached output under data/, path -> md5, but the fine-tuning logs (they hold
+    seconds) and the Keras files (theirs change per save, compact exports included): the dense,
+    pruned and fine-tuned networks, the calibration sets and the raw data."""
+    return {out["path"]: out["md5"]
+            for entry in lock_entries(repo).values() for out in entry.get("outs", [])
+            if out["path"].startswith("data/")
+            and not out["path"].startswith(("data/keras/", "data/compact"))
+            and not (out["path"].startswith("data/finetuned/") and out["path"].endswith(".json"))}
+
+
+def test_the_aggregator_runs_only_the_aggregating_stages(fanout: dict) -> None:
+    ran = stages_run(fanout["outputs"]["aggregator"])
+    assert ran == AGGREGATING, sorted(ran)
+    assert "is cached - skipping run" in fanout["outputs"]["aggregator"]
+
+
+def test_the_workers_split_the_seeds(fanout: dict) -> None:
+    worker_0 = stages_run(fanout["outputs"]["worker-0"])
+    assert "train@0" in worker_0 and not any(name.endswith("1") for name in worker_0)
+    assert not AGGREGATING & worker_0
+
+
+def test_a_killed_worker_reruns_only_what_it_had_not_finished(fanout: dict) -> None:
+    outputs = fanout["outputs"]
+    before, after = stages_run(outputs["worker-1 killed"]), stages_run(outputs["worker-1 rerun"])
+    assert "train@1" in before and "train@1" not in after
+    # At most the stage that was running when it died runs twice.
+    assert len(before & after) <= 1, sorted(before & after)
+    assert "finetune@unit-90-1" in after
+
+
+def test_the_aggregated_results_equal_a_single_machines(fanout: dict) -> None:
+    aggregator, single = fanout["clones"]["aggregator"], fanout["single"]
+    ours, theirs = model_hashes(aggregator), model_hashes(single)
+    assert sorted(ours) == sorted(theirs)
+    assert {p: h for p, h in ours.items() if theirs[p] != h} == {}
+    assert set(lock_entries(aggregator)) == set(lock_entries(single))
+    for name in ["metrics/pruning.json", "metrics/sensitivity.json", *sorted(
+            str(p.relative_to(single)) for p in (single / "metrics/accuracy").glob("*.json"))]:
+        assert json.loads((aggregator / name).read_text()) == json.loads(
+            (single / name).read_text()), name

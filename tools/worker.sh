@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One seed's share of the pipeline, for a worker in its own clone (`make worker SEED=<s>`):
+# train@<s>, calibrate@<s> and the seed's prune, reconstruct, finetune and gradual instances
+# (with fetch_data, which they need), restored from the remote's run-cache where some worker
+# already ran them, then pushed with the run-cache to the default DVC remote. An aggregator
+# (`make aggregate`) then runs `dvc repro --pull`: every per-seed stage comes from the
+# run-cache, and only evaluate, sensitivity, benchmark, export_compact and plot run.
+#
+# Rerunning a worker that died is safe: stages it finished are recorded in its clone (and, once
+# pushed, in the remote's run-cache), so only the rest runs. Two workers on one stage (both
+# need fetch_data) each run or restore it; identical outputs land once in the remote.
+set -euo pipefail
+seed=${1:-}
+if ! [[ $seed =~ ^[0-9]+$ ]]; then
+  echo "worker: error: give the seed to run, e.g. tools/worker.sh 0 (make worker SEED=0)" >&2
+  exit 2
+fi
+# The params first: a bad value or a seed outside train.seeds stops before any work.
+PYTHONPATH=stages python -m prunelab.wiring.params params.yaml
+PYTHONPATH=stages python -c "
+import sys
+from prunelab.wiring.params import load_params, parse_seed, ParamsError
+try:
+    parse_seed('SEED', '$seed', load_params('params.yaml').train.seeds)
+except ParamsError as error:
+    sys.exit(f'worker: error: {error}')
+"
+dvc repro --pull --glob \
+  "train@$seed" \
+  "pipelines/reconstruct/dvc.yaml:calibrate@$seed" \
+  "pipelines/prune/dvc.yaml:prune@*-$seed" \
+  "pipelines/reconstruct/dvc.yaml:reconstruct@*-$seed" \
+  "pipelines/finetune/dvc.yaml:finetune@*-$seed" \
+  "pipelines/finetune/dvc.yaml:gradual@*-$seed"
+dvc push --run-cache
