@@ -18,8 +18,7 @@ from the cell when it was re-timed there, else from its dense-phase ratio to the
 dense route); the theoretical MAC reduction of what the route executes (dense MACs of the full
 network over the compact network's MACs for dense routes, over its non-zero weights for sparse
 routes; :func:`prunelab.stats.sparsity.model_stats`); and the bytes of the model the route needs,
-raw
-(float32 values, int32 CSR indices) and compressed (``np.savez_compressed`` of the same arrays;
+raw (float32 values, int32 CSR indices) and compressed (``np.savez_compressed`` of the same arrays;
 :mod:`prunelab.speed.storage`).
 
 Writes, all or nothing: ``--metrics`` JSON nested ``method -> k -> batch -> route -> figures``

@@ -20,9 +20,8 @@ or nothing:
 * with ``--train-logs``: ``--training-csv``, every seed's per-epoch loss and accuracy (train and
   validation) in one long table, for ``dvc plots``.
 
-The figures are drawn by ``prunelab.figures.charts`` and ``prunelab.figures.magnitudes``, the
-tables written by
-``prunelab.figures.tables``, from the reports ``prunelab.figures.results`` reads.
+The figures are drawn by ``prunelab.figures.charts`` and ``prunelab.figures.magnitudes``, the tables
+written by ``prunelab.figures.tables``, from the reports ``prunelab.figures.results`` reads.
 """
 
 from __future__ import annotations

@@ -3,8 +3,7 @@
 For every seed of ``train.seeds``, method of ``sensitivity.methods`` (``weight`` or ``unit``),
 hidden kernel ``l`` and ``k`` of ``sensitivity.ks``: kernel ``l`` of the seed's dense model is
 pruned by ``prunelab.pruning.masks.prune_matrix`` and the network evaluated on the test split with
-the
-TensorFlow-free forward pass (``prunelab.stats.sensitivity``). Writes ``--metrics``:
+the TensorFlow-free forward pass (``prunelab.stats.sensitivity``). Writes ``--metrics``:
 ``{"seeds", "spread", "<method>": {"kernel_<l>": {"<k>": {"test_accuracy", "_min", "_max",
 "_seeds"}}}}`` (means over seeds), all or nothing.
 """

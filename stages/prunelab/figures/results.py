@@ -1,7 +1,7 @@
 """The earlier stages' results, read for the plot stage and checked against the params.
 
 Exactly what the params file lists is taken (never by listing anything), so a report that is
-older than ``params.yaml`` fails with a :class:`prunelab.wiring.entry.StageError` that says which
+older than ``params.yaml`` fails with a :class:`prunelab.wiring.errors.StageError` that says which
 stage to rerun, instead of a figure with a curve missing.
 """
 

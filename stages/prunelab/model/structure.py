@@ -4,8 +4,7 @@ Pure numpy (no Keras, no TensorFlow, no I/O). A network is a list of kernels ``[
 K_{L-1}]``, each of shape ``(inputs, outputs)`` as Keras stores Dense kernels, with
 ``K_l.shape[1] == K_{l+1}.shape[0]``; the network is bias-free with a ReLU after every kernel but
 the last (see :func:`prunelab.model.forward.forward`). *Hidden layer* ``l`` (``0 <= l < L - 1``) is
-the
-output of ``K_l``; its unit ``j`` owns column ``j`` of ``K_l`` (what it reads) and row ``j`` of
+the output of ``K_l``; its unit ``j`` owns column ``j`` of ``K_l`` (what it reads) and row ``j`` of
 ``K_{l+1}`` (what reads it). The network inputs (rows of ``K_0``) and the logits (columns of
 ``K_{L-1}``) are never removed.
 

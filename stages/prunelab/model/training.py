@@ -193,7 +193,7 @@ def train_keeping_best(
     """Train ``model`` for ``epochs`` epochs; return its earliest epoch of best validation accuracy.
 
     After every epoch the kernels are scored on ``val`` (TensorFlow-free, see
-    :func:`prunelab.stats.sparsity.accuracy_and_loss`) and ``report`` is called with the scores.
+    :func:`prunelab.model.forward.accuracy_and_loss`) and ``report`` is called with the scores.
     """
     from prunelab.model.network import get_kernels
 

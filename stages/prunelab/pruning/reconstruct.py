@@ -1,8 +1,7 @@
 """One-shot pruning with reconstruction: a pure numpy core (no Keras, no TensorFlow, no I/O).
 
 The magnitude methods of :mod:`prunelab.pruning.masks` only zero weights. The methods here look at
-the
-network's activations on a *calibration set* (a few thousand training images) and either refit
+the network's activations on a *calibration set* (a few thousand training images) and either refit
 the surviving weights so that each layer still computes what the dense layer computed, or rank
 the weights by how much signal flows through them. Three methods, never pruning the logits
 kernel:
@@ -15,8 +14,7 @@ kernel:
 * ``"unit_refit"``: each hidden kernel loses as many output units (columns) as
   ``pruning.unit_mask``, chosen by greedy forward selection for the refit that follows
   (:mod:`prunelab.pruning.unit_selection`); the next kernel's rows of the kept units are refit by
-  ridge
-  least squares and its rows of the pruned units become zero (ThiNet-style).
+  ridge least squares and its rows of the pruned units become zero (ThiNet-style).
 * ``"wanda"``: Wanda's score ``|w_ij| * ||x_i||_2`` ranked within each output column
   (:func:`wanda_mask`), no weight update.
 
@@ -185,7 +183,7 @@ def reconstruct_network(
 
     Args:
         kernels: 2-D arrays ``(inputs, outputs)`` that chain, finite, at least one.
-        method: one of :data:`prunelab.pruning.masks.RECONSTRUCT_METHODS`.
+        method: one of :data:`prunelab.wiring.names.RECONSTRUCT_METHODS`.
         k: percentage to prune, an integer in ``[0, 100)``.
         calibration: ``(examples, kernels[0].shape[0])`` finite network inputs, ``examples >= 1``
             (see :func:`prunelab.data.calibration.calibration_indices`).

@@ -1,12 +1,11 @@
 """Which units to keep when the next kernel will be refit: greedy forward selection (numpy only).
 
 Unit pruning with reconstruction (``"unit_refit"`` of :mod:`prunelab.pruning.reconstruct`) removes
-output
-units of a hidden kernel and re-solves the next kernel's rows of the kept units by ridge least
-squares. Keeping the units of largest weight norm (plain unit pruning's choice) ignores that
+output units of a hidden kernel and re-solves the next kernel's rows of the kept units by ridge
+least squares. Keeping the units of largest weight norm (plain unit pruning's choice) ignores that
 refit; this module chooses the kept set ``S`` for it. With the candidate units' activations ``A``
-(calibration examples x units), the targets ``T`` (the dense network's pre-activations of the
-next kernel) and the next kernel's dense rows ``P``, the refit of a set ``S`` costs
+(calibration examples x units), the targets ``T`` (the dense network's pre-activations of the next
+kernel) and the next kernel's dense rows ``P``, the refit of a set ``S`` costs
 
     ``f(S) = min_B ||A_S B - T||^2 + lam ||B - P_S||^2``
     ``     = ||T||^2 + lam ||P_S||^2 - tr(b_S^T H_SS^-1 b_S)``

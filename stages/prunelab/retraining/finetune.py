@@ -3,9 +3,9 @@ gradual pruning (:mod:`prunelab.retraining.gradual`) shares.
 
 The numpy side -- the live sub-network and the zero pattern -- is plainly testable without Keras;
 :func:`finetune_oneshot` trains. It imports nothing of the pruning core: the mask is the start
-model's own zero pattern, so editing the pruning code cannot change a fine-tuning result whose
-start file did not change. No
-I/O here, and Keras is imported only inside the training functions, so importing this module
+model's own zero pattern, so editing the pruning code cannot change a fine-tuning result whose start
+file did not change. No I/O here, and Keras is imported only inside the training functions, so
+importing this module
 stays cheap.
 """
 
@@ -26,9 +26,8 @@ def submatrices(
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The pruned network restricted to its live units, with the matching masks.
 
-    Units that pruning left dead (see ``prunelab.stats.sparsity.alive_units``) can neither change
-    the
-    logits nor receive a gradient, so training the smaller network and writing it back with
+    Units that pruning left dead (see ``prunelab.model.structure.alive_units``) can neither change
+    the logits nor receive a gradient, so training the smaller network and writing it back with
     :func:`write_back` updates every weight that matters, at a fraction of the cost (unit
     pruning at 90 % leaves a 784-100-100-50-20-10 network).
     """

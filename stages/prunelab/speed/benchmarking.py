@@ -2,8 +2,7 @@
 
 Every pruned network is first made compact (dead hidden units physically removed,
 :func:`prunelab.speed.routes.base.compact`), then run by the routes of :mod:`prunelab.speed.routes`
-that
-suit it (:func:`routes_for`):
+that suit it (:func:`routes_for`):
 
 * unit pruning, and weight pruning below ``k = 50`` (CSR would be larger than the dense
   matrices): the dense routes on the compact network -- for unit pruning a genuinely smaller

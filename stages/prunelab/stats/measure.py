@@ -69,8 +69,8 @@ def model_entry(kernels: list[np.ndarray], images: np.ndarray, labels: np.ndarra
     """Accuracy, loss and size figures of one network, JSON-ready and rounded.
 
     Per-layer lists of :func:`prunelab.stats.sparsity.model_stats` become objects keyed
-    ``kernel_<i>``
-    / ``hidden_<i>``, so ``dvc metrics`` and a reader see which layer a figure belongs to.
+    ``kernel_<i>`` / ``hidden_<i>``, so ``dvc metrics`` and a reader see which layer a figure
+    belongs to.
     """
     accuracy, loss = accuracy_and_loss(kernels, images, labels)
     stats = model_stats(kernels)

@@ -1,9 +1,8 @@
 """Layer sensitivity: prune one hidden matrix at a time, the others dense, and measure.
 
-For every method, hidden kernel ``l`` and ``k``: kernel ``l`` of each seed's dense model is
-pruned by :func:`prunelab.pruning.masks.prune_matrix` and the network's test accuracy measured with
-the TensorFlow-free forward pass; the seeds are combined by
-:func:`prunelab.stats.measure.over_seeds`.
+For every method, hidden kernel ``l`` and ``k``: kernel ``l`` of each seed's dense model is pruned
+by :func:`prunelab.pruning.masks.prune_matrix` and the network's test accuracy measured with the
+TensorFlow-free forward pass; the seeds are combined by :func:`prunelab.stats.measure.over_seeds`.
 """
 
 from __future__ import annotations

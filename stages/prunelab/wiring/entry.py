@@ -92,8 +92,8 @@ def paths_parser(
     docstring: str, required: dict[str, str], optional: dict[str, str] | None = None
 ) -> argparse.ArgumentParser:
     """For the aggregating stages (evaluate, sensitivity, plot): a parser described by the first
-    paragraph of the stage's ``docstring``, with
-    ``--params`` (default ``params.yaml``), then the ``required`` path flags, then the
+    paragraph of the stage's ``docstring``, with ``--params`` (default ``params.yaml``), then the
+    ``required`` path flags, then the
     ``optional`` ones, each ``{flag: help}`` in order."""
     parser = argparse.ArgumentParser(description=docstring.split("\n\n")[0])
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))

@@ -37,8 +37,8 @@ class Route:
 def compact(kernels: Kernels) -> Kernels:
     """The network with its dead hidden units physically removed (float32, same logits).
 
-    Thin wrapper over :func:`prunelab.stats.sparsity.shrink`; unit pruning at ``k`` % leaves a dense
-    network about ``(1 - k/100)`` as wide in every hidden layer.
+    Thin wrapper over :func:`prunelab.model.structure.shrink`; unit pruning at ``k`` % leaves a
+    dense network about ``(1 - k/100)`` as wide in every hidden layer.
     """
     return [np.ascontiguousarray(k, dtype=np.float32) for k in shrink(as_float32(kernels))]
 
