@@ -208,3 +208,17 @@ def test_touching_the_pruning_core_leaves_data_training_and_fine_tuning_alone(re
 def test_touching_the_figures_makes_only_plot_stale(repo: Path) -> None:
     touch(repo, "figures/charts.py")
     assert stale(repo) == {"plot"}
+
+
+def test_bytecode_beside_the_code_changes_no_stage(repo: Path) -> None:
+    """Python writes __pycache__ next to the modules a stage imports (unless
+    PYTHONDONTWRITEBYTECODE is set); a folder dep must not see it, or every run would make the
+    stages that declare the folder stale again."""
+    cache = repo / "stages" / "prunelab" / "wiring" / "__pycache__"
+    cache.mkdir(exist_ok=True)
+    (cache / "params.cpython-311.pyc").write_bytes(b"bytecode")
+    try:
+        assert stale(repo) == set()
+    finally:
+        (cache / "params.cpython-311.pyc").unlink()
+        cache.rmdir()
