@@ -1,12 +1,13 @@
-"""Every stage declares, as DVC deps, all the project code it runs.
+"""Every stage declares, as DVC deps, all the project code it runs, and no code it does not.
 
 A stage's code is its script plus every project module the script imports, directly or through
 other project modules, at module level or inside a function (a lazy import runs too). If one of
-those files is not a dep, editing it leaves `dvc repro` thinking the outputs are current.
+those files is not a dep, editing it leaves `dvc repro` thinking the outputs are current; if a
+dep holds none of them, editing it reruns the stage for nothing. Also here: no `dvc.lock` keeps
+an entry of a stage that is gone, and the README's rerun table matches the `dvc.yaml` files.
 
-Everything is derived from dvc.yaml, params.yaml and the code: no stage name or dep list is
-written here. The scripts run as `python stages/<script>.py`, so `stages/` is the first entry of
-sys.path and `prunelab` is the package in `stages/prunelab/`.
+Everything is derived from the dvc.yaml files, params.yaml and the code (tools/pipeline_code.py):
+no stage name or dep list is written here.
 """
 
 from __future__ import annotations

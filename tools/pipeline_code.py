@@ -30,9 +30,8 @@ import yaml
 CODE_ROOT = "stages"  # the folder `python stages/<script>.py` puts first on sys.path
 
 # Project modules a stage may run without declaring them, each with the reason no edit to the
-# file can change any output. Nothing qualifies today: params.py validates and fills in the
-# values every stage reads (and imports the method names from pruning.py), atomic.py decides
-# what gets written.
+# file can change any output. Nothing qualifies today: every stage declares the whole wiring
+# folder, which validates and fills in the values it reads and decides what gets written.
 ALLOWED_UNDECLARED: dict[str, str] = {}
 
 _PLACEHOLDER = re.compile(r"\$\{\s*([^}]*?)\s*\}")
