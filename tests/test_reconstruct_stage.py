@@ -164,5 +164,5 @@ def test_a_missing_calibration_set_is_a_clear_error(world: Path, tmp_path: Path)
     )
     assert result.returncode == 1
     assert "cannot read the calibration set" in result.stderr
-    assert "dvc repro calibrate" in result.stderr
+    assert "dvc repro --glob 'pipelines/reconstruct/dvc.yaml:calibrate@*'" in result.stderr
     assert "Traceback" not in result.stderr and not out.exists()

@@ -97,6 +97,10 @@ def calibration_bytes(images: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+# How to rerun the stage that writes the set: it lives in a sub-pipeline, so its file is named.
+_CALIBRATE = "`dvc repro --glob 'pipelines/reconstruct/dvc.yaml:calibrate@*'`"
+
+
 def load_calibration(path: Path) -> np.ndarray:
     """The calibration images written by :func:`calibration_bytes`: ``(count, 784)`` float32.
 
@@ -107,9 +111,9 @@ def load_calibration(path: Path) -> np.ndarray:
     try:
         images = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:
-        raise StageError(f"{path}: cannot read the calibration set ({error}): run "
-                         "`dvc repro calibrate` first") from None
+        raise StageError(f"{path}: cannot read the calibration set ({error}): run the "
+                         f"calibrate stage first ({_CALIBRATE})") from None
     if images.ndim != 2 or images.dtype != np.float32:
         raise StageError(f"{path} holds a {images.dtype} array of shape {images.shape}, not "
-                         "float32 (images, pixels): rerun `dvc repro calibrate`")
+                         f"float32 (images, pixels): rerun the calibrate stage ({_CALIBRATE})")
     return images
