@@ -15,8 +15,8 @@ if ! [[ $seed =~ ^[0-9]+$ ]]; then
   echo "worker: error: give the seed to run, e.g. tools/worker.sh 0 (make worker SEED=0)" >&2
   exit 2
 fi
-# The params first: a bad value or a seed outside train.seeds stops before any work.
-PYTHONPATH=stages python -m prunelab.wiring.params params.yaml
+# The params first (validated as they load): a bad value or a seed outside train.seeds stops
+# before any work.
 PYTHONPATH=stages python -c "
 import sys
 from prunelab.wiring.params import load_params, parse_seed, ParamsError
