@@ -1,18 +1,21 @@
-"""Stage benchmark: inference latency of the dense and every pruned network, route by route.
+"""Stage benchmark: inference latency of the dense and every timed network, route by route.
 
-The models are exactly ``benchmark.methods`` x ``prune.ks`` of the params file, for one seed
-``--seed`` (the first of ``train.seeds``: timing does not depend on which), read from
-``{pruned-dir}/seed-<s>/{method}/{k}.npz`` (the folder is never listed). Which routes run each
-model, and how the dense baselines are chosen: :mod:`prunelab.speed.benchmarking`; how a cell is
-timed (interleaved shuffled rounds, re-warmed short calls, repeats cut to fit
-``benchmark.cell_budget_s`` so that a default run stays within about three minutes on two
-cores, the dense phase getting three times it): :mod:`prunelab.speed.timing`. Every row records the
-number of timed calls behind its median.
+The networks are the curves of ``benchmark.curves`` (``weight``, ``unit_refit``, ``weight+ft``,
+...), each at the ks of the params section that makes it except k = 0 (the dense network's
+shape, timed by the dense phase), for one seed ``--seed`` (the first of ``train.seeds``: timing
+does not depend on which), read from ``{pruned-dir}/seed-<s>/<method>/<k>.npz`` (one-shot) or
+``{finetuned-dir}/seed-<s>/<schedule>-<method>/<k>.npz`` (the folders are never listed). Inputs:
+seeded test images from ``--data`` for every network, and uniform random pixels for
+``benchmark.random_input_curves``. Which routes run each network, the inputs, and how the dense
+baselines are chosen: :mod:`prunelab.speed.benchmarking`; how a cell is timed (interleaved
+shuffled rounds, re-warmed short calls, repeats cut to fit ``benchmark.cell_budget_s``, the dense
+phase getting three times it): :mod:`prunelab.speed.timing`. Every row records the number of
+timed calls behind its median.
 
-Per row (method, k, batch, route): median latency (and 10th/90th percentiles);
-``speedup_vs_fastest_dense``: the cell's fastest dense median / the route's median;
-``speedup_vs_library_dense``: the same against the fastest dense route of the off-the-shelf
-runtimes (numpy, TensorFlow, LiteRT -- not counting the numba pass); and
+Per row (method = curve name, k, input, batch, route): median latency (and 10th/90th
+percentiles); ``speedup_vs_fastest_dense``: the cell's fastest dense median / the route's
+median; ``speedup_vs_library_dense``: the same against the fastest dense route of the
+off-the-shelf runtimes (numpy, TensorFlow, LiteRT -- not counting the numba pass); and
 ``speedup_vs_same_runtime_dense``: against the dense baseline of the route's own runtime (taken
 from the cell when it was re-timed there, else from its dense-phase ratio to the cell's fastest
 dense route); the theoretical MAC reduction of what the route executes (dense MACs of the full
@@ -21,13 +24,13 @@ routes; :func:`prunelab.stats.sparsity.model_stats`); and the bytes of the model
 raw (float32 values, int32 CSR indices) and compressed (``np.savez_compressed`` of the same arrays;
 :mod:`prunelab.speed.storage`).
 
-Writes, all or nothing: ``--metrics`` JSON nested ``method -> k -> batch -> route -> figures``
-(plus ``"model"`` figures per k and ``"best"`` per batch, ``"dense"`` for the dense phase and
-``"meta"``), and ``--csv`` with one row per (method, k, batch, route); with ``--headlines-dir``,
-one small JSON per method and batch size, ``{"k<k>": speedup of the fastest route}`` (the few
-timing figures ``dvc metrics`` shows; :func:`prunelab.stats.curves.speed_headlines`).
+Writes, all or nothing: ``--metrics`` JSON nested ``curve -> k -> input -> batch -> route ->
+figures`` (plus ``"model"`` figures per k, with the zero input shares per layer and input kind,
+and ``"best"`` per cell; ``"dense"`` for the dense phase and ``"meta"``), and ``--csv`` with one
+row per (curve, k, input, batch, route); with ``--headlines-dir``, one small JSON per curve and
+batch size, ``{"k<k>": speedup of the fastest route on test images}`` (the few timing figures
+``dvc metrics`` shows; :func:`prunelab.stats.curves.speed_headlines`).
 """
-
 from __future__ import annotations
 
 import os
@@ -49,13 +52,21 @@ import time
 from pathlib import Path
 from typing import Any
 
+from prunelab.data.datasets import load_test
 from prunelab.model.weights import load_kernels
-from prunelab.speed.benchmarking import Benchmark, csv_table, run_meta
-from prunelab.stats.curves import speed_headlines
+from prunelab.speed.benchmarking import (
+    Benchmark,
+    csv_table,
+    image_inputs,
+    random_inputs,
+    run_meta,
+)
+from prunelab.stats.curves import speed_headlines, timed_networks
 from prunelab.wiring.atomic import json_bytes, write_files
 from prunelab.wiring.entry import prepare_tensorflow, run_stage
 from prunelab.wiring.errors import StageError, WeightsError
-from prunelab.wiring.layout import dense_path, headline_path, pruned_path
+from prunelab.wiring.layout import dense_path, finetuned_path, headline_path, pruned_path
+from prunelab.wiring.names import parse_curve_name
 from prunelab.wiring.params import load_params, parse_seed
 
 
@@ -66,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", type=Path, required=True, help="folder of seed-<s>/dense.npz")
     parser.add_argument("--pruned-dir", type=Path, required=True,
                         help="folder of seed-<s>/<method>/<k>.npz pruned kernels")
+    parser.add_argument("--finetuned-dir", type=Path, required=True,
+                        help="folder of seed-<s>/<schedule>-<method>/<k>.npz fine-tuned kernels")
+    parser.add_argument("--data", type=Path, required=True,
+                        help="folder of the dataset's IDX files (the test images are timed)")
     parser.add_argument("--seed", required=True, help="the seed whose models are timed")
     parser.add_argument("--metrics", type=Path, required=True, help="output JSON")
     parser.add_argument("--csv", type=Path, required=True, help="output CSV, one row per route")
@@ -77,30 +92,42 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def benchmark(args: argparse.Namespace, started: float) -> None:
-    """Load the models, time them, write the JSON, the CSV and the headlines."""
+    """Load the networks and the test images, time them, write the JSON, the CSV and the
+    headlines."""
     params = load_params(args.params)
     seed = parse_seed("--seed", args.seed, params.train.seeds)
     settings = params.benchmark
-    paths = {(m, k): pruned_path(args.pruned_dir, seed, m, k)
-             for m in settings.methods for k in params.prune.ks}
+    paths = {}
+    for curve, ks in timed_networks(params).items():
+        schedule, method = parse_curve_name(curve)
+        for k in ks:
+            paths[(curve, k)] = (
+                pruned_path(args.pruned_dir, seed, method, k) if schedule is None
+                else finetuned_path(args.finetuned_dir, seed, schedule, method, k))
     try:
         dense = load_kernels(dense_path(args.models, seed))
-        pruned = {key: load_kernels(path) for key, path in paths.items()}
+        networks = {key: load_kernels(path) for key, path in paths.items()}
     except WeightsError as error:
         raise StageError(f"cannot read kernels: {error}") from None
+    test = load_test(args.data, params.data.test_images)
 
     def log(message: str) -> None:
         print(f"benchmark [{time.perf_counter() - started:6.1f}s] {message}", flush=True)
 
     prepare_tensorflow()
-    run = Benchmark(dense, settings, log)
+    inputs = {"images": image_inputs(test.images, settings.batch_sizes)}
+    if settings.random_input_curves:
+        inputs["random"] = random_inputs(dense[0].shape[0], settings.batch_sizes)
+    run = Benchmark(dense, inputs, settings, log)
     dense_results = run.time_dense()
     results: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
-    for (method, k), kernels in pruned.items():
-        entry, model_rows = run.time_model(method, k, kernels, paths[(method, k)].stat().st_size)
-        results.setdefault(method, {})[str(k)] = entry
-        rows.extend(model_rows)
+    for (curve, k), kernels in networks.items():
+        kinds = ["images"] + (["random"] if curve in settings.random_input_curves else [])
+        entry, network_rows = run.time_model(curve, parse_curve_name(curve)[1], k, kernels,
+                                             paths[(curve, k)].stat().st_size, kinds)
+        results.setdefault(curve, {})[str(k)] = entry
+        rows.extend(network_rows)
 
     meta = run_meta(time.perf_counter() - started, settings)
     document = {"meta": meta, "dense": dense_results, **results}

@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from prunelab.stats.evaluation import load_dense, load_test
+from prunelab.data.datasets import load_test
+from prunelab.stats.evaluation import load_dense
 from prunelab.stats.sensitivity import layer_sensitivity
 from prunelab.wiring import entry
 from prunelab.wiring.atomic import write_json

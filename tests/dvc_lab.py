@@ -30,7 +30,9 @@ def tiny_params() -> dict:
                               batch_size=64)
     params["gradual"].update(methods=["weight"], ks=[90])
     params["sensitivity"]["ks"] = [50, 90]
-    params["benchmark"].update(batch_sizes=[1, 8], repeats=3, warmup=1, cell_budget_s=0.02)
+    params["benchmark"].update(curves=["weight", "unit", "unit_refit", "unit+ft", "weight+gradual"],
+                               random_input_curves=["weight"], batch_sizes=[1, 8], repeats=3,
+                               warmup=1, cell_budget_s=0.02)
     return params
 
 

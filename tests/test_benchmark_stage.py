@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 from pathlib import Path
 
@@ -13,18 +14,32 @@ import yaml
 from prunelab.model.weights import KERNEL_SHAPES, save_kernels
 from prunelab.pruning.masks import prune_network
 from prunelab.stats.curves import k_key
-from prunelab.wiring.layout import pruned_path
+from prunelab.wiring.layout import finetuned_path, pruned_path
 
 REPO = Path(__file__).resolve().parents[1]
+FASHION = Path("/usr/share/datasets/fashion-mnist")
 DENSE = ("numpy", "numpy-1t", "tf", "litert", "numba")
-# weight 90 at batches 1 and 20: the sparse routes up to tf-sparse (litert-sparse needs 95);
-# weight 0 and both unit models: every dense route, the numba pass included up to batch 256.
+SPARSE_90 = ("numba-csr", "scipy-csr", "tf-csr", "tf-sparse")  # litert-sparse needs 95
+# weight 90 on test images and random pixels, unit 90 and the fine-tuned weight 90 on test
+# images only (benchmark.random_input_curves); k = 0 is the dense shape: not timed.
 EXPECTED_ROWS = (
-    [("weight", "90", batch, route) for batch in ("1", "20")
-     for route in ("numba-csr", "scipy-csr", "tf-csr", "tf-sparse")]
-    + [(method, k, batch, route) for method, k in (("weight", "0"), ("unit", "90"), ("unit", "0"))
-       for batch in ("1", "20") for route in DENSE]
+    [("weight", "90", kind, batch, route) for kind in ("images", "random")
+     for batch in ("1", "20") for route in SPARSE_90]
+    + [("unit", "90", "images", batch, route) for batch in ("1", "20") for route in DENSE]
+    + [("weight+ft", "90", "images", batch, route) for batch in ("1", "20")
+       for route in SPARSE_90]
 )
+
+
+def fashion_test_split(folder: Path) -> Path:
+    """Debian's Fashion-MNIST test split (`make test` installs it), decompressed into
+    ``folder``: real images for the benchmark to feed."""
+    if not FASHION.is_dir():
+        pytest.fail("Fashion-MNIST is missing: run `make test` (it installs dataset-fashion-mnist)")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (folder / name).write_bytes(gzip.decompress((FASHION / f"{name}.gz").read_bytes()))
+    return folder
 
 
 def he_kernels(seed: int) -> list[np.ndarray]:
@@ -37,11 +52,13 @@ def test_benchmark_stage_end_to_end(tmp_path):
     import benchmark
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["data"].update(local_dir="", test_images=300)
     params["train"]["seeds"] = [5, 6]  # the first seed's models are timed
     params["prune"] = {"methods": ["weight", "unit", "random"], "ks": [90, 0]}
-    params["finetune"]["ks"] = [90]
-    params["benchmark"] = {"methods": ["weight", "unit"], "batch_sizes": [1, 20], "repeats": 3,
-                           "warmup": 1, "cell_budget_s": 0.01}
+    params["finetune"].update(methods=["weight"], ks=[90])
+    params["benchmark"] = {"curves": ["weight", "unit", "weight+ft"],
+                           "random_input_curves": ["weight"], "batch_sizes": [1, 20],
+                           "repeats": 3, "warmup": 1, "cell_budget_s": 0.01}
     params_path = tmp_path / "params.yaml"
     params_path.write_text(yaml.safe_dump(params))
     dense = he_kernels(2)
@@ -50,24 +67,28 @@ def test_benchmark_stage_end_to_end(tmp_path):
         for k in params["prune"]["ks"]:
             save_kernels(prune_network(dense, method, k),
                          pruned_path(tmp_path / "pruned", 5, method, k))
+    save_kernels(prune_network(he_kernels(3), "weight", 90),
+                 finetuned_path(tmp_path / "finetuned", 5, "oneshot", "weight", 90))
     # Not in params: must be ignored.
     save_kernels(dense, pruned_path(tmp_path / "pruned", 5, "weight", 50))
     out = tmp_path / "out"
     code = benchmark.main([
         "--params", str(params_path), "--models", str(tmp_path / "models"),
-        "--pruned-dir", str(tmp_path / "pruned"), "--seed", "5",
+        "--pruned-dir", str(tmp_path / "pruned"), "--finetuned-dir", str(tmp_path / "finetuned"),
+        "--data", str(fashion_test_split(tmp_path / "raw")), "--seed", "5",
         "--metrics", str(out / "benchmark.json"), "--csv", str(out / "benchmark.csv"),
         "--headlines-dir", str(out / "speedup"),
     ])
     assert code == 0
     document = json.loads((out / "benchmark.json").read_text())
-    assert list(document) == ["meta", "dense", "weight", "unit"]
-    assert list(document["weight"]) == ["90", "0"]
-    assert set(document["dense"]["20"]) == {*DENSE, "fastest"}
+    assert list(document) == ["meta", "dense", "weight", "unit", "weight+ft"]
+    assert list(document["weight"]) == ["90"]
+    assert set(document["dense"]["random"]["20"]) == {*DENSE, "fastest"}
     rows = list(csv.DictReader((out / "benchmark.csv").open()))
-    assert [(r["method"], r["k"], r["batch"], r["route"]) for r in rows] == EXPECTED_ROWS
+    assert [(r["method"], r["k"], r["input"], r["batch"], r["route"])
+            for r in rows] == EXPECTED_ROWS
     for row in rows:
-        cell = document[row["method"]][row["k"]][row["batch"]]
+        cell = document[row["method"]][row["k"]][row["input"]][row["batch"]]
         figures = cell[row["route"]]
         assert figures["timed_calls"] == 3  # repeats caps it
         assert figures["latency_p10_ms"] <= figures["latency_ms"] <= figures["latency_p90_ms"]
@@ -75,26 +96,35 @@ def test_benchmark_stage_end_to_end(tmp_path):
             cell["fastest_dense"]["latency_ms"] / figures["latency_ms"])
         assert float(row["speedup_vs_fastest_dense"]) == pytest.approx(
             figures["speedup_vs_fastest_dense"], rel=1e-5)  # the CSV keeps 6 digits
-    for method, k in (("weight", "90"), ("unit", "0")):
+    for curve in ("weight", "unit", "weight+ft"):
         for batch in ("1", "20"):
-            cell = document[method][k][batch]
+            cell = document[curve]["90"]["images"][batch]
             speedups = {name: figures["speedup_vs_fastest_dense"] for name, figures in cell.items()
                         if name not in ("fastest_dense", "library_dense", "best")}
             assert cell["best"]["route"] == max(speedups, key=speedups.get)
-            headline = json.loads((out / "speedup" / f"{method}-b{batch}.json").read_text())
-            assert headline[k_key(int(k))] == round(cell["best"]["speedup_vs_fastest_dense"], 2)
+            headline = json.loads((out / "speedup" / f"{curve}-b{batch}.json").read_text())
+            assert headline == {k_key(90): round(cell["best"]["speedup_vs_fastest_dense"], 2)}
     unit = document["unit"]["90"]
     assert unit["model"]["compact_layer_sizes"] == [784, 100, 100, 50, 20, 10]
-    assert unit["1"]["tf"]["mac_reduction"] == pytest.approx(2_386_000 / 94_600)
+    assert unit["images"]["1"]["tf"]["mac_reduction"] == pytest.approx(2_386_000 / 94_600)
     assert unit["model"]["compact_bytes_raw"] == 94_600 * 4
-    assert unit["20"]["numpy"]["model_bytes_raw"] == 94_600 * 4
+    assert unit["images"]["20"]["numpy"]["model_bytes_raw"] == 94_600 * 4
     weight = document["weight"]["90"]
     assert set(weight["model"]["routes"].values()) == {"ok"}
-    assert weight["1"]["tf-sparse"]["same_runtime_dense_route"] == "tf"
-    assert weight["20"]["numba-csr"]["model_bytes_raw"] == weight["model"]["csr_bytes_raw"]
-    nonzero = weight["model"]["nonzero_weights"]
-    assert weight["1"]["numba-csr"]["mac_reduction"] == pytest.approx(2_386_000 / nonzero)
-    assert document["weight"]["0"]["model"]["mac_reduction_compact"] == 1.0
+    assert weight["images"]["1"]["tf-sparse"]["same_runtime_dense_route"] == "tf"
+    model = weight["model"]
+    assert weight["random"]["20"]["numba-csr"]["model_bytes_raw"] == model["csr_bytes_raw"]
+    nonzero = model["nonzero_weights"]
+    assert weight["images"]["1"]["numba-csr"]["mac_reduction"] == pytest.approx(
+        2_386_000 / nonzero)
+    # Zero inputs per layer: real pixels are about half zero, random pixels never; a ReLU
+    # layer's share is what it is, between 0 and 1, for both kinds.
+    shares = weight["model"]["zero_input_share"]
+    assert set(shares) == {"images", "random"}
+    assert 0.3 < shares["images"][0] < 0.7 and shares["random"][0] == 0.0
+    assert all(len(s) == 5 and all(0.0 <= v <= 1.0 for v in s) for s in shares.values())
+    assert set(unit["model"]["zero_input_share"]) == {"images"}
+    assert set(document["dense"]["zero_input_share"]) == {"images", "random"}
 
 
 def test_benchmark_rejects_missing_model(tmp_path, capsys):
@@ -103,7 +133,8 @@ def test_benchmark_rejects_missing_model(tmp_path, capsys):
     save_kernels(he_kernels(3), tmp_path / "models" / "seed-0" / "dense.npz")
     code = benchmark.main([
         "--params", str(REPO / "params.yaml"), "--models", str(tmp_path / "models"),
-        "--pruned-dir", str(tmp_path / "none"), "--seed", "0",
+        "--pruned-dir", str(tmp_path / "none"), "--finetuned-dir", str(tmp_path / "none"),
+        "--data", str(fashion_test_split(tmp_path / "raw")), "--seed", "0",
         "--metrics", str(tmp_path / "m.json"), "--csv", str(tmp_path / "m.csv"),
     ])
     assert code == 1

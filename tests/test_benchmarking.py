@@ -14,7 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prunelab.speed.benchmarking import DenseBaselines, routes_for, score_cell
+from prunelab.speed.benchmarking import (
+    INPUT_POOL,
+    DenseBaselines,
+    image_inputs,
+    random_inputs,
+    routes_for,
+    score_cell,
+    zero_input_shares,
+)
 from prunelab.speed.storage import compressed_bytes, csr_arrays, csr_bytes, storage_figures
 from prunelab.speed.timing import MIN_REPEATS, Timer, Timings, rewarm_calls
 from prunelab.stats.curves import speed_headlines
@@ -29,6 +37,7 @@ DENSE_BIG_BATCH = ("numpy", "numpy-1t", "tf", "litert")  # no per-sample numba p
     ("unit", 90, 1, DENSE),
     ("unit", 90, 256, DENSE),
     ("unit", 90, 257, DENSE_BIG_BATCH),
+    ("unit_refit", 95, 1, DENSE),  # unit structure, whatever the k
     ("weight", 0, 1, DENSE),
     ("weight", 49, 4096, DENSE_BIG_BATCH),
     ("weight", 50, 1, ("numba-csr", "scipy-csr")),
@@ -116,8 +125,10 @@ def test_speedups_of_a_cell_from_fake_timings():
     assert rows[1]["runtime"] == "numpy" and rows[1]["storage"] == "sparse"
     project = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
     params = replace(project, prune=replace(project.prune, ks=(90,)),
-                     benchmark=replace(project.benchmark, methods=("weight",), batch_sizes=(1,)))
-    assert speed_headlines({"weight": {"90": {"1": cell}}}, params) == {"weight-b1": {"k90": 5.0}}
+                     benchmark=replace(project.benchmark, curves=("weight",),
+                                       random_input_curves=(), batch_sizes=(1,)))
+    assert speed_headlines({"weight": {"90": {"images": {"1": cell}}}}, params) == {
+        "weight-b1": {"k90": 5.0}}
 
 
 def test_cell_reference_is_the_fastest_retimed_route():
@@ -224,3 +235,40 @@ def test_cpu_model_names_the_first_processor_and_its_avx512(tmp_path):
     assert cpu_model(info) == "AMD EPYC (family 26, model 2, AVX-512)"
     info.write_text("model name\t: Old CPU\ncpu family\t: 6\nmodel\t: 85\nflags\t: avx2\n")
     assert cpu_model(info) == "Old CPU (family 6, model 85, no AVX-512)"
+
+
+def test_image_inputs_are_a_seeded_choice_shared_by_every_batch_size():
+    images = np.arange(1000 * 4, dtype=np.float32).reshape(1000, 4)
+    first = image_inputs(images, (1, 8, 64))
+    again = image_inputs(images, (1, 8, 64))
+    assert first.kind == "images"
+    assert [len(first.pools[n]) for n in (1, 8, 64)] == [INPUT_POOL, INPUT_POOL, 1]
+    assert first.pools[8][0].shape == (8, 4) and first.pools[64][0].shape == (64, 4)
+    np.testing.assert_array_equal(first.distinct, again.distinct)  # seeded
+    # Rows of the split, each at most once, the small pools cut from the front.
+    rows = {tuple(row) for row in first.distinct}
+    assert len(rows) == len(first.distinct) == 8 * INPUT_POOL
+    assert rows <= {tuple(row) for row in images}
+    np.testing.assert_array_equal(first.pools[1][1][0], first.distinct[1])
+    np.testing.assert_array_equal(first.check, first.distinct[:8])
+
+
+def test_a_small_test_split_is_drawn_with_replacement():
+    images = np.eye(5, dtype=np.float32)
+    inputs = image_inputs(images, (16,))
+    assert inputs.distinct.shape == (INPUT_POOL * 16, 5)
+    assert {tuple(row) for row in inputs.distinct} == {tuple(row) for row in images}
+
+
+def test_random_inputs_have_no_zero_pixel():
+    inputs = random_inputs(784, (1, 256))
+    assert inputs.kind == "random" and inputs.distinct.shape == (256, 784)
+    assert (inputs.distinct > 0).all() and (inputs.distinct < 1).all()
+
+
+def test_zero_input_shares_of_a_known_network():
+    # Layer 0 multiplies the pixels (one of four is zero); layer 1 the ReLU of x @ W0.
+    kernels = [np.array([[1.0, -1.0], [1.0, -1.0]], np.float32), np.ones((2, 1), np.float32)]
+    x = np.array([[1.0, 0.0], [2.0, 3.0]], np.float32)
+    # x @ W0 = [[1, -1], [5, -5]] -> ReLU [[1, 0], [5, 0]]: half of layer 1's inputs are zero.
+    assert zero_input_shares(kernels, x) == [0.25, 0.5]

@@ -109,6 +109,7 @@ def world(tmp_path_factory):
     params["reconstruct"].update(methods=["weight_refit"], ks=KS)
     params["finetune"].update(methods=["weight"], ks=[50])
     params["gradual"].update(methods=["unit"], ks=[50])
+    params["benchmark"].update(curves=["weight", "unit", "weight+ft"], random_input_curves=[])
     params["sensitivity"].update(methods=["weight", "unit"], ks=[90, 50])
     params["data"]["test_images"] = 0
     (root / "params.yaml").write_text(yaml.safe_dump(params))
@@ -424,14 +425,14 @@ def test_plot_fails_when_metrics_lack_a_k_of_params(world, evaluated, sensitivit
 
 
 def test_plot_adds_the_speed_figure_and_table(world, evaluated, sensitivity, tmp_path):
-    columns = ["method", "k", "batch", "route", "latency_ms", "speedup_vs_fastest_dense",
+    columns = ["method", "k", "input", "batch", "route", "latency_ms", "speedup_vs_fastest_dense",
                "speedup_vs_library_dense", "mac_reduction", "fastest_dense_route"]
     rows = [
-        ["weight", 0, 1, "numpy", 0.1, 1.0, 1.0, 1.0, "numpy"],
-        ["weight", 50, 1, "numba-csr", 0.2, 0.5, 0.5, 2.0, "numpy"],
-        ["weight", 50, 1, "scipy-csr", 0.05, 2.0, 2.5, 2.0, "numpy"],
-        ["unit", 0, 1, "numpy", 0.1, 1.0, 1.0, 1.0, "numpy"],
-        ["unit", 50, 1, "numpy", 0.04, 2.5, 2.5, 3.0, "numpy"],
+        ["weight", 50, "images", 1, "numba-csr", 0.2, 0.5, 0.5, 2.0, "numpy"],
+        ["weight", 50, "images", 1, "scipy-csr", 0.05, 2.0, 2.5, 2.0, "numpy"],
+        # The stress case is not what the speed table reports: a faster random row is ignored.
+        ["weight", 50, "random", 1, "numba-csr", 0.01, 9.0, 9.0, 2.0, "numpy"],
+        ["unit", 50, "images", 1, "numpy", 0.04, 2.5, 2.5, 3.0, "numpy"],
     ]
     table = tmp_path / "benchmark.csv"
     table.write_text("\n".join(",".join(map(str, row)) for row in [columns, *rows]) + "\n")
@@ -443,6 +444,6 @@ def test_plot_adds_the_speed_figure_and_table(world, evaluated, sensitivity, tmp
     assert result.returncode == 0, result.stderr
     assert (out / "speedup.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     speed = (out / "speed.md").read_text()
-    # The fastest route of weight-50 at batch 1 is scipy-csr (50 µs), not numba-csr.
+    # The fastest route of weight-50 at batch 1 on test images is scipy-csr (50 µs).
     assert "| weight | 50 | 2.0× | scipy-csr | 50.0 µs | 2.0× | 2.5× |" in speed
     assert "| unit | 50 | 3.0× | numpy | 40.0 µs | 2.5× | 2.5× |" in speed

@@ -21,12 +21,14 @@ import yaml
 
 from prunelab.stats.curves import (
     accuracy_headlines,
-    curve_name,
     finetuned_curves,
     k_key,
     oneshot_curves,
     speed_headlines,
+    timed_networks,
 )
+from prunelab.stats.frontier import TOLERANCES_PT, headline_key
+from prunelab.wiring.names import curve_name
 from prunelab.wiring.params import Params, load_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,9 +53,9 @@ def stand_in_reports(params: Params) -> tuple[dict, dict, dict]:
         finetune.setdefault(schedule, {})[method] = {
             str(k): {"test_accuracy": 0.89 - k / 1000} for k in ks}
     benchmark = {
-        method: {str(k): {str(b): {"best": {"speedup_vs_fastest_dense": 1 + k / 7}}
-                          for b in params.benchmark.batch_sizes} for k in params.prune.ks}
-        for method in params.benchmark.methods
+        curve: {str(k): {"images": {str(b): {"best": {"speedup_vs_fastest_dense": 1 + k / 7}}
+                                    for b in params.benchmark.batch_sizes}} for k in ks}
+        for curve, ks in timed_networks(params).items()
     }
     return pruning, finetune, benchmark
 
@@ -89,12 +91,16 @@ def shown(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     speed_dir = Path(option(stages["benchmark"], "--headlines-dir"))
     for stem, row in speed_headlines(benchmark, params).items():
         files[speed_dir / f"{stem}.json"] = row
+    frontier_dir = Path(option(stages["frontier"], "--headlines-dir"))
+    for batch in params.benchmark.batch_sizes:
+        files[frontier_dir / f"b{batch}.json"] = {
+            headline_key(drop): 100 * drop / 7 for drop in TOLERANCES_PT}
     for path, content in files.items():
         (repo / path).parent.mkdir(parents=True, exist_ok=True)
         (repo / path).write_text(json.dumps(content))
     document = json.loads(dvc(repo, "metrics", "show", "--json"))
     return repo, {"params": params, "accuracy_dir": accuracy_dir, "speed_dir": speed_dir,
-                  "metrics": document[""]["data"]}
+                  "frontier_dir": frontier_dir, "metrics": document[""]["data"]}
 
 
 def test_only_the_headline_files_are_metrics(shown: tuple[Path, dict]) -> None:
@@ -106,10 +112,12 @@ def test_only_the_headline_files_are_metrics(shown: tuple[Path, dict]) -> None:
         expected[str(accuracy / f"{curve_name(None, method)}.json")] = [k_key(k) for k in ks]
     for (schedule, method), ks in finetuned_curves(params).items():
         expected[str(accuracy / f"{curve_name(schedule, method)}.json")] = [k_key(k) for k in ks]
-    for method in params.benchmark.methods:
+    for curve, ks in timed_networks(params).items():
         for batch in params.benchmark.batch_sizes:
-            expected[str(speed / f"{method}-b{batch}.json")] = [
-                k_key(k) for k in sorted(params.prune.ks)]
+            expected[str(speed / f"{curve}-b{batch}.json")] = [k_key(k) for k in ks]
+    for batch in params.benchmark.batch_sizes:
+        expected[str(facts["frontier_dir"] / f"b{batch}.json")] = [
+            headline_key(drop) for drop in TOLERANCES_PT]
     metrics = facts["metrics"]
     assert {path: list(entry["data"]) for path, entry in metrics.items()} == expected
     # Every figure is a bare number: no nesting, no per-seed values.
@@ -127,4 +135,5 @@ def test_metrics_show_reads_like_a_table(shown: tuple[Path, dict]) -> None:
     ks = sorted({k for ks in [*oneshot_curves(params).values(),
                               *finetuned_curves(params).values(), params.prune.ks]
                  for k in ks})
-    assert lines[0].split() == ["Path", *[k_key(k) for k in ks]]
+    assert lines[0].split() == ["Path", *[k_key(k) for k in ks],
+                                *[headline_key(drop) for drop in TOLERANCES_PT]]

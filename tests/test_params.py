@@ -45,7 +45,7 @@ def test_real_params_file_is_valid():
 
 def test_build_params_freezes_every_section(params):
     built = build_params(params)
-    assert built.train.seeds == (0, 1, 2) and built.benchmark.batch_sizes == (1, 256, 4096)
+    assert built.train.seeds == (0, 1, 2) and built.benchmark.batch_sizes == (1, 256)
     assert built.prune.methods == ("weight", "unit", "random", "global")
     assert built.reconstruct.calibration_images == 4096 and built.reconstruct.refit_logits is True
     assert built.data.dataset == "fashion-mnist" and built.finetune.learning_rate == 0.002
@@ -160,10 +160,17 @@ def test_out_of_range(params, section, key, value, allowed):
         ("finetune", "methods", ["random", "global"]),
         ("gradual", "ramp", 1),
         ("gradual", "updates", 1),
+        ("benchmark", "random_input_curves", []),
+        ("benchmark", "curves", ["random+ft", "wanda"]),
     ],
 )
 def test_boundary_values_accepted(params, section, key, value):
     params[section][key] = value
+    if (section, key) == ("finetune", "methods"):
+        params["benchmark"].update(curves=["weight", "global+ft"], random_input_curves=[])
+    if (section, key) == ("benchmark", "curves"):
+        params["finetune"]["methods"] = ["random"]
+        params["benchmark"]["random_input_curves"] = ["wanda"]
     if (section, key, value) == ("data", "dataset", "mnist"):
         params["train"]["flip_augment"] = False
     if (section, key) == ("prune", "ks"):
@@ -179,9 +186,12 @@ def test_finetuning_needs_its_one_shot_models(params):
     assert "'finetune.methods' has 'wanda', which reconstruct.methods does not make" in message
 
 
-def test_reconstruction_methods_can_be_fine_tuned(params):
+def test_reconstruction_methods_can_be_fine_tuned_and_timed(params):
     params["finetune"].update(methods=["weight", "unit_refit"], ks=[0, 90])
-    assert build_params(params).finetune.methods == ("weight", "unit_refit")
+    params["benchmark"]["curves"] = ["weight", "unit", "weight+ft", "unit_refit+ft"]
+    built = build_params(params)
+    assert built.finetune.methods == ("weight", "unit_refit")
+    assert built.benchmark.curves == ("weight", "unit", "weight+ft", "unit_refit+ft")
 
 
 def test_mirroring_digits_is_refused(params):
@@ -209,10 +219,28 @@ def test_unknown_prune_method(params):
     assert "'weight', 'unit'" in message
 
 
-def test_timing_a_method_that_is_not_pruned_is_refused(params):
+def test_timing_a_curve_that_is_not_made_is_refused(params):
     params["prune"]["methods"] = ["weight", "random"]
+    params["gradual"]["methods"] = ["random"]
     message = _error(params)
-    assert "'benchmark.methods' has ['unit'], which prune.methods does not make" in message
+    assert ("'benchmark.curves' has 'unit', which no stage makes: add 'unit' to prune.methods "
+            "or reconstruct.methods or drop 'unit' from benchmark.curves") in message
+    assert ("'benchmark.curves' has 'weight+gradual', which no stage makes: add 'weight' to "
+            "gradual.methods") in message
+
+
+@pytest.mark.parametrize("curve", ["weight+", "+ft", "weight+tuned", "weight+ft+gradual", 3])
+def test_a_malformed_curve_name_is_refused(params, curve):
+    params["benchmark"]["curves"] = ["weight", curve]
+    message = _error(params)
+    assert "'benchmark.curves' is " in message
+    assert "<method>, <method>+ft or <method>+gradual" in message
+
+
+def test_random_inputs_only_for_timed_curves(params):
+    params["benchmark"]["random_input_curves"] = ["unit", "wanda"]
+    assert ("'benchmark.random_input_curves' has ['wanda'], which benchmark.curves does not "
+            "time") in _error(params)
 
 
 @pytest.mark.parametrize("text", ["100", "-1", "5_0", " 50", "50.0", "", "x"])

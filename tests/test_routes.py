@@ -2,14 +2,17 @@
 
 No timing assertions: speed is the benchmark's business. A hand-computed tiny network first,
 then random He-initialised kernels of the real shapes, pruned by ``prune_network`` (weight 90 /
-99, unit 90), then compacted.
+99, unit 90), then compacted, on uniform random pixels and on real Fashion-MNIST test images.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from prunelab.data.idx import read_idx_file
 from prunelab.model.forward import forward
 from prunelab.model.weights import KERNEL_SHAPES, LAYER_SIZES
 from prunelab.pruning.masks import prune_network
@@ -65,6 +68,19 @@ def images() -> dict[int, np.ndarray]:
     return batches
 
 
+@pytest.fixture(scope="module")
+def real_images() -> dict[int, np.ndarray]:
+    """Fashion-MNIST test images (Debian's dataset-fashion-mnist, which `make test` installs),
+    cut into the same batch sizes: half their pixels are zero, in the patterns of real clothes."""
+    path = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
+    if not path.exists():
+        pytest.fail("Fashion-MNIST is missing: run `make test` (it installs dataset-fashion-mnist)")
+    pixels = read_idx_file(path)[: sum(BATCHES)].reshape(-1, LAYER_SIZES[0])
+    rows = pixels.astype(np.float32) / 255.0
+    starts = np.cumsum((0,) + BATCHES)
+    return {n: rows[start:start + n] for n, start in zip(BATCHES, starts, strict=False)}
+
+
 def assert_logits_close(actual: np.ndarray, expected: np.ndarray) -> None:
     assert actual.shape == expected.shape
     assert actual.dtype == np.float32
@@ -106,6 +122,16 @@ def test_route_matches_masked_dense_forward(name, case, networks, images):
     pruned = networks[case]
     runner = prepare(name, compact(pruned))
     for batch in images.values():
+        assert_logits_close(runner(batch), forward(pruned, batch))
+
+
+@pytest.mark.parametrize("name", list(ROUTES))
+@pytest.mark.parametrize("case", CASES, ids=[f"{m}-{k}" for m, k in CASES])
+def test_route_matches_masked_dense_forward_on_real_images(name, case, networks, real_images):
+    pruned = networks[case]
+    runner = prepare(name, compact(pruned))
+    for batch in real_images.values():
+        assert (batch == 0).mean() > 0.3  # the zero-skipping paths are exercised
         assert_logits_close(runner(batch), forward(pruned, batch))
 
 

@@ -17,7 +17,7 @@ from prunelab.figures.tables import (
     speed_table,
     training_table,
 )
-from prunelab.stats.curves import accuracy_headlines, speed_headlines
+from prunelab.stats.curves import accuracy_headlines, speed_headlines, timed_networks
 from prunelab.stats.evaluation import curves_csv, plot_tables
 from prunelab.wiring.params import load_params
 
@@ -139,7 +139,8 @@ PARAMS = replace(
     reconstruct=replace(PROJECT.reconstruct, methods=("weight_refit",), ks=(50,)),
     finetune=replace(PROJECT.finetune, methods=("weight",), ks=(50,)),
     gradual=replace(PROJECT.gradual, methods=(), ks=(90,)),
-    benchmark=replace(PROJECT.benchmark, methods=("weight",), batch_sizes=(1,)),
+    benchmark=replace(PROJECT.benchmark, curves=("weight", "weight+ft"), random_input_curves=(),
+                      batch_sizes=(1,)),
 )
 
 
@@ -156,10 +157,19 @@ def test_accuracy_headlines_round_the_mean_accuracy_per_curve() -> None:
     }
 
 
-def test_speed_headlines_take_the_best_route_speedup() -> None:
-    benchmark = {"weight": {str(k): {"1": {"best": {"speedup_vs_fastest_dense": s}}}
-                            for k, s in ((0, 0.996), (50, 1.234))}}
-    assert speed_headlines(benchmark, PARAMS) == {"weight-b1": {"k00": 1.0, "k50": 1.23}}
+def test_speed_headlines_take_the_best_route_speedup_on_test_images() -> None:
+    def cell(images: float) -> dict:
+        return {"images": {"1": {"best": {"speedup_vs_fastest_dense": images}}},
+                "random": {"1": {"best": {"speedup_vs_fastest_dense": 99.0}}}}
+
+    benchmark = {"weight": {"50": cell(1.234)}, "weight+ft": {"50": cell(2.345)}}
+    # k = 0 is the dense network's shape: not timed, no column.
+    assert speed_headlines(benchmark, PARAMS) == {"weight-b1": {"k50": 1.23},
+                                                  "weight+ft-b1": {"k50": 2.35}}
+
+
+def test_timed_networks_are_the_benchmark_curves_without_k_0() -> None:
+    assert timed_networks(PARAMS) == {"weight": [50], "weight+ft": [50]}
 
 
 def test_curves_csv_writes_a_row_per_k_ascending() -> None:

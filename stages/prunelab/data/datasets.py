@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from prunelab.data.idx import read_idx_file
+from prunelab.wiring.errors import IdxError, StageError
 
 TRAIN_IMAGES = "train-images-idx3-ubyte"
 TRAIN_LABELS = "train-labels-idx1-ubyte"
@@ -100,3 +101,17 @@ def load_test_split(folder: Path, test_limit: int = 0) -> Split:
 def load_train_split(folder: Path, train_limit: int = 0) -> Split:
     """Load only the training split from ``folder`` (the test files are not read)."""
     return _load_split(folder, TRAIN_IMAGES, TRAIN_LABELS, train_limit)
+
+
+def load_test(data: Path, count: int) -> Split:
+    """The first ``count`` test examples in ``data`` (0 = all), or a :class:`StageError` that
+    names the stage to run."""
+    try:
+        test = load_test_split(data, count)
+    except (OSError, IdxError, ValueError) as error:
+        raise StageError(
+            f"cannot read the test split from {data}: {error} (run `dvc repro fetch_data`)"
+        ) from None
+    if len(test.labels) == 0:
+        raise StageError(f"{data} holds no test examples")
+    return test

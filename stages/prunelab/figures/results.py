@@ -23,7 +23,8 @@ ONESHOT_KEYS = ("test_accuracy", "test_accuracy_min", "test_accuracy_max", "test
                 "sparsity", "effective_sparsity", "mac_reduction")
 BENCHMARK_NUMBERS = ("latency_ms", "speedup_vs_fastest_dense", "speedup_vs_library_dense",
                      "mac_reduction")
-BENCHMARK_COLUMNS = {"method", "k", "batch", "route", "fastest_dense_route", *BENCHMARK_NUMBERS}
+BENCHMARK_COLUMNS = {"method", "k", "input", "batch", "route", "fastest_dense_route",
+                     *BENCHMARK_NUMBERS}
 
 
 def read_json(path: Path, made_by: str) -> dict[str, Any]:

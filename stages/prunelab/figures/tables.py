@@ -167,9 +167,10 @@ def latency_text(latency_ms: float) -> str:
 
 
 def speed_table(rows: list[dict], methods: list[str], ks: list[int]) -> str:
-    """Markdown: per (method, k) and batch, the fastest route, its latency and speedups."""
+    """Markdown: per (curve, k) and batch, the fastest route, its latency and speedups;
+    ``methods`` are the curves' names (the rows' ``method``), in the order shown."""
     batches = sorted({row["batch"] for row in rows})
-    columns = ["method", "k (%)", "MAC red. (limit)"]
+    columns = ["curve", "k (%)", "MAC red. (limit)"]
     for batch in batches:
         columns += [f"batch {batch}: fastest route", "latency", "vs fastest dense",
                     "vs numpy/TF/LiteRT dense"]
@@ -194,10 +195,11 @@ def speed_table(rows: list[dict], methods: list[str], ks: list[int]) -> str:
     preamble = [
         "# Speed of the pruned networks",
         "",
-        "Median latency of the fastest route for each model, and its speedup against the fastest "
-        "dense route measured in the same run (and against the fastest off-the-shelf dense "
-        "runtime: numpy, TensorFlow, LiteRT). MAC red. = theoretical reduction of what the route "
-        "executes (the best over routes). All routes in `metrics/benchmark.csv`.",
+        "Median latency of the fastest route for each network of the first seed on test images, "
+        "and its speedup against the fastest dense route measured in the same rounds (and "
+        "against the fastest off-the-shelf dense runtime: numpy, TensorFlow, LiteRT). MAC red. = "
+        "theoretical reduction of what the route executes (the best over routes). All routes, "
+        "and the random-pixel stress case, in `metrics/benchmark.csv`.",
         "",
     ]
     align = ["---", "---:", "---:"] + ["---", "---:", "---:", "---:"] * len(batches)

@@ -1,31 +1,38 @@
-"""What the benchmark stage times, and how it turns timings into speedups.
+"""What the benchmark stage times, on which inputs, and how it turns timings into speedups.
 
-Every pruned network is first made compact (dead hidden units physically removed,
-:func:`prunelab.speed.routes.base.compact`), then run by the routes of :mod:`prunelab.speed.routes`
-that suit it (:func:`routes_for`):
+Every timed network (a curve of ``benchmark.curves`` at one k) is first made compact (dead
+hidden units physically removed, :func:`prunelab.speed.routes.base.compact`), then run by the
+routes of :mod:`prunelab.speed.routes` that suit its structure (:func:`routes_for`):
 
-* unit pruning, and weight pruning below ``k = 50`` (CSR would be larger than the dense
-  matrices): the dense routes on the compact network -- for unit pruning a genuinely smaller
-  dense network (numpy with 2 and 1 BLAS threads, the Keras model in TensorFlow, LiteRT, and the
-  numba pass up to batch 256, beyond which BLAS wins by design);
-* weight pruning from ``k = 50``: the sparse routes worth trying at that sparsity --
+* the unit-structured curves (:data:`UNIT_STRUCTURED` methods, fine-tuned or not), and weight
+  structure below ``k = 50`` (CSR would be larger than the dense matrices): the dense routes on
+  the compact network -- for unit structure a genuinely smaller dense network (numpy with 2 and 1
+  BLAS threads, the Keras model in TensorFlow, LiteRT, and the numba pass up to batch 256,
+  beyond which BLAS wins by design);
+* weight structure from ``k = 50``: the sparse routes worth trying at that sparsity --
   ``numba-csr`` and ``scipy-csr`` always, ``tf-csr`` from 70, ``tf-sparse`` from 90 (at batches
   above 256 only from 97: single-threaded, it is ~10x slower than dense there), and
   ``litert-sparse`` from 95 (below, LiteRT densifies a random pattern when it loads).
 
-Timing (:mod:`prunelab.speed.timing`), all in one process, for every batch size (inputs are seeded
-uniform [0, 1) pixels, the same for every route; no zero pixels, the worst case for the routes
-that skip zero activations; small batches cycle through :data:`INPUT_POOL` distinct inputs, so
-no route can learn one input's branch pattern by heart):
+Inputs (:func:`image_inputs`, :func:`random_inputs`), the same for every route and network:
+``images``, a seeded choice of test images, what a deployed network meets (half the pixels are
+zero, and ReLU zeroes most hidden activations: the ``numba`` and ``numba-csr`` kernels skip zero
+activations); and ``random``, seeded uniform [0, 1) pixels with no zero at all, the stress case,
+for ``benchmark.random_input_curves`` only. Small batches cycle through :data:`INPUT_POOL`
+distinct batches, so no route can learn one input's branch pattern by heart. Per network and
+input kind, :func:`zero_input_shares` measures the share of zero inputs of every layer.
+
+Timing (:mod:`prunelab.speed.timing`), all in one process, for every input kind and batch size:
 
 1. Dense phase (:meth:`Benchmark.time_dense`): every dense route on the dense network. The
-   lowest median is *the fastest dense route* of that batch size; the fastest dense route of
-   each runtime is that runtime's dense baseline (:class:`DenseBaselines`). It gets three times
-   the cell budget.
-2. Model phase (:meth:`Benchmark.time_model`): for each model and batch size, rounds of one call
-   of each dense route (on the dense network) that came within 30 % (or 1 ms) of the fastest in
-   the dense phase, plus the fastest library one, and of each of the model's routes. The fastest
-   dense route of the cell is the one with the lowest median there (:func:`score_cell`).
+   lowest median is *the fastest dense route* of that input and batch size; the fastest dense
+   route of each runtime is that runtime's dense baseline (:class:`DenseBaselines`). It gets
+   three times the cell budget.
+2. Model phase (:meth:`Benchmark.time_model`): for each network, input kind and batch size,
+   rounds of one call of each dense route (on the dense network) that came within 30 % (or 1 ms)
+   of the fastest in the dense phase, plus the fastest library one, and of each of the
+   network's routes. The fastest dense route of the cell is the one with the lowest median there
+   (:func:`score_cell`): every speedup compares routes on the same inputs in the same rounds.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import os
 import platform
 import random
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,6 +63,12 @@ from prunelab.wiring.params import BenchmarkParams
 INPUT_POOL = 16
 SMALL_BATCH = 16
 SEED = 0
+#: The input kinds, in the order they are timed and reported (module docstring).
+INPUT_KINDS = ("images", "random")
+#: Rows of the routes' logit check on each input kind.
+CHECK_ROWS = 8
+#: The pruning methods that remove whole units: their networks are small dense ones.
+UNIT_STRUCTURED = ("unit", "unit_refit")
 #: Weight pruning below this keeps at least half the weights: CSR (value + index) would be
 #: larger than the dense matrices, so such models are run by the dense routes.
 SPARSE_MIN_K = 50
@@ -74,10 +88,11 @@ REF_ABS_S = 0.001
 #: A route whose logits differ more than this (relative to the largest |logit|) is not timed.
 TOLERANCE = 1e-4
 
-#: The CSV's columns: one row per (method, k, batch, route).
+#: The CSV's columns: one row per (curve, k, input, batch, route); ``method`` is the curve's name.
 CSV_COLUMNS = (
     "method",
     "k",
+    "input",
     "batch",
     "route",
     "runtime",
@@ -100,8 +115,9 @@ CSV_COLUMNS = (
 )
 
 def routes_for(method: str, k: int, batch: int) -> tuple[str, ...]:
-    """The routes benchmarked for one pruned model at one batch size (module docstring: why)."""
-    if method == "unit" or k < SPARSE_MIN_K:
+    """The routes benchmarked for a network pruned by ``method`` (fine-tuned or not) at ``k``, at
+    one batch size (module docstring: why)."""
+    if method in UNIT_STRUCTURED or k < SPARSE_MIN_K:
         return tuple(
             name for name in DENSE_ROUTES if name != "numba" or batch <= NUMBA_DENSE_MAX_BATCH
         )
@@ -219,26 +235,72 @@ def score_cell(timings: Timings, base: DenseBaselines, chosen: Iterable[str], mo
     return cell, rows
 
 
-def input_batches(batch_sizes: tuple[int, ...], inputs: int) -> tuple[dict[int, list[np.ndarray]],
-                                                                np.ndarray]:
-    """Seeded uniform [0, 1) inputs: a pool of batches per batch size, and a check batch of 8."""
+@dataclass(frozen=True)
+class Inputs:
+    """One input kind: the pools of batches per batch size, the check batch of the routes'
+    logits, and every distinct input in the pools (for :func:`zero_input_shares`)."""
+
+    kind: str
+    pools: dict[int, list[np.ndarray]]
+    check: np.ndarray
+    distinct: np.ndarray
+
+
+def pool_size(batch: int) -> int:
+    """Distinct batches cycled through at one batch size."""
+    return INPUT_POOL if batch <= SMALL_BATCH else 1
+
+
+def _pooled(kind: str, rows: np.ndarray, batch_sizes: tuple[int, ...]) -> Inputs:
+    """Every batch size's pool cut from the front of ``rows`` (so small pools share inputs)."""
+    pools = {n: list(rows[: pool_size(n) * n].reshape(pool_size(n), n, rows.shape[1]))
+             for n in batch_sizes}
+    return Inputs(kind, pools, rows[:CHECK_ROWS], rows)
+
+
+def inputs_needed(batch_sizes: tuple[int, ...]) -> int:
+    """Distinct inputs the largest pool needs (at least the check batch)."""
+    return max([CHECK_ROWS] + [pool_size(n) * n for n in batch_sizes])
+
+
+def image_inputs(images: np.ndarray, batch_sizes: tuple[int, ...]) -> Inputs:
+    """A seeded choice of ``images`` (the test split, ``(n, pixels)`` in [0, 1]): distinct images
+    while the split has enough, else drawn with replacement."""
+    needed = inputs_needed(batch_sizes)
+    chosen = np.random.default_rng(SEED).choice(len(images), needed, replace=needed > len(images))
+    return _pooled("images", np.ascontiguousarray(images[chosen], np.float32), batch_sizes)
+
+
+def random_inputs(pixels: int, batch_sizes: tuple[int, ...]) -> Inputs:
+    """Seeded uniform [0, 1) pixels: no pixel is zero."""
     rng = np.random.default_rng(SEED)
-    batches = {
-        n: list(rng.random((INPUT_POOL if n <= SMALL_BATCH else 1, n, inputs), dtype=np.float32))
-        for n in batch_sizes
-    }
-    return batches, rng.random((8, inputs), dtype=np.float32)
+    rows = rng.random((inputs_needed(batch_sizes), pixels), dtype=np.float32)
+    return _pooled("random", rows, batch_sizes)
+
+
+def zero_input_shares(kernels: Kernels, inputs: np.ndarray) -> list[float]:
+    """Per layer, the share of exactly zero values among the inputs it multiplies: the pixels,
+    then each hidden layer's ReLU outputs (the network's own units, as ``kernels`` has them)."""
+    shares = []
+    activations = inputs.astype(np.float32)
+    for index, kernel in enumerate(kernels):
+        shares.append(float(np.mean(activations == 0.0)) if activations.size else 0.0)
+        if index < len(kernels) - 1:
+            activations = np.maximum(activations @ kernel, np.float32(0.0))
+    return shares
 
 
 def checked_routes(names: Iterable[str], kernels: Kernels, run_kernels: Kernels,
-                   check: np.ndarray, status: dict[str, str]) -> dict[str, Runner]:
-    """The routes of ``names`` prepared on ``run_kernels`` whose logits on ``check`` match
-    ``kernels``' forward pass; ``status[name]`` says ``ok`` or why a route was left out."""
+                   checks: Iterable[np.ndarray], status: dict[str, str]) -> dict[str, Runner]:
+    """The routes of ``names`` prepared on ``run_kernels`` whose logits on every batch of
+    ``checks`` match ``kernels``' forward pass; ``status[name]`` says ``ok`` or why a route was
+    left out."""
+    checks = list(checks)
     runners: dict[str, Runner] = {}
     for name in names:
         try:
             runner = prepare(name, run_kernels)
-            error = relative_error(runner, kernels, check)
+            error = max(relative_error(runner, kernels, check) for check in checks)
         except Exception as failure:  # a runtime that cannot run this model is reported
             status[name] = f"failed: {type(failure).__name__}: {failure}"[:300]
             continue
@@ -251,64 +313,85 @@ def checked_routes(names: Iterable[str], kernels: Kernels, run_kernels: Kernels,
 
 
 class Benchmark:
-    """Both phases of one run: the dense network's routes first, then every pruned model.
+    """Both phases of one run: the dense network's routes first, then every pruned network.
 
-    ``settings`` is the params file's ``benchmark`` section; ``log`` prints progress lines.
+    ``inputs`` maps each input kind to its :class:`Inputs`; ``settings`` is the params file's
+    ``benchmark`` section; ``log`` prints progress lines.
     """
 
-    def __init__(self, dense: Kernels, settings: BenchmarkParams,
+    def __init__(self, dense: Kernels, inputs: dict[str, Inputs], settings: BenchmarkParams,
                  log: Callable[[str], None]) -> None:
         self.settings = settings
         self.log = log
-        self.batches, self.check = input_batches(settings.batch_sizes, dense[0].shape[0])
+        self.inputs = inputs
         self.shuffle = random.Random(SEED)
+        self.dense = dense
         self.dense_runners = {name: prepare(name, dense) for name in DENSE_ROUTES}
         for name, runner in self.dense_runners.items():
-            error = relative_error(runner, dense, self.check)
-            if not error <= TOLERANCE:
-                raise RuntimeError(f"dense route {name} is wrong: relative error {error:.2e}")
-        self.baselines: dict[int, DenseBaselines] = {}
+            for kind in inputs.values():
+                error = relative_error(runner, dense, kind.check)
+                if not error <= TOLERANCE:
+                    raise RuntimeError(f"dense route {name} is wrong on {kind.kind} inputs: "
+                                       f"relative error {error:.2e}")
+        self.baselines: dict[tuple[str, int], DenseBaselines] = {}
 
     def _time(self, runners: dict[str, Runner], pool: list[np.ndarray], budget: float) -> Timings:
         settings = self.settings
         return Timer(runners, pool, self.shuffle).run(settings.warmup, settings.repeats, budget)
 
     def time_dense(self) -> dict[str, Any]:
-        """The dense phase: figures per batch size and route, and each batch's fastest."""
-        results: dict[str, Any] = {}
-        for n, pool in self.batches.items():
-            timings = self._time(self.dense_runners, pool, 3 * self.settings.cell_budget_s)
-            medians = {name: timings.median(name) for name in self.dense_runners}
-            self.baselines[n] = base = DenseBaselines(medians)
-            results[str(n)] = {name: timings.figures(name) for name in self.dense_runners}
-            results[str(n)]["fastest"] = {
-                "route": base.fastest, "latency_ms": medians[base.fastest] * 1e3,
-                "library_route": base.library, "library_latency_ms": medians[base.library] * 1e3,
-            }
-            self.log(f"dense batch {n}: "
-                     + ", ".join(f"{name} {value * 1e3:.3f} ms" for name, value in medians.items()))
+        """The dense phase: figures per input kind, batch size and route, each cell's fastest,
+        and the dense network's zero input shares per kind."""
+        results: dict[str, Any] = {"zero_input_share": {
+            kind: zero_input_shares(self.dense, inputs.distinct)
+            for kind, inputs in self.inputs.items()}}
+        for kind, inputs in self.inputs.items():
+            for n, pool in inputs.pools.items():
+                timings = self._time(self.dense_runners, pool, 3 * self.settings.cell_budget_s)
+                medians = {name: timings.median(name) for name in self.dense_runners}
+                self.baselines[(kind, n)] = base = DenseBaselines(medians)
+                cell = {name: timings.figures(name) for name in self.dense_runners}
+                cell["fastest"] = {
+                    "route": base.fastest, "latency_ms": medians[base.fastest] * 1e3,
+                    "library_route": base.library,
+                    "library_latency_ms": medians[base.library] * 1e3,
+                }
+                results.setdefault(kind, {})[str(n)] = cell
+                self.log(f"dense {kind} batch {n}: " + ", ".join(
+                    f"{name} {value * 1e3:.3f} ms" for name, value in medians.items()))
         return results
 
-    def time_model(self, method: str, k: int, kernels: Kernels,
-                   npz_file_bytes: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """One pruned model at every batch size: ``{"model": ..., "<batch>": cell}`` and rows."""
+    def time_model(self, curve: str, method: str, k: int, kernels: Kernels, npz_file_bytes: int,
+                   kinds: Iterable[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """One network of ``curve`` (pruned by ``method``) at every batch size, on each input
+        kind of ``kinds``: ``{"model": ..., "<kind>": {"<batch>": cell}}`` and the CSV rows."""
+        kinds = list(kinds)
         compact_kernels = compact(kernels)
         model = model_figures(kernels, compact_kernels, npz_file_bytes)
-        wanted = dict.fromkeys(name for n in self.batches for name in routes_for(method, k, n))
-        runners = checked_routes(wanted, kernels, compact_kernels, self.check, model["routes"])
+        model["zero_input_share"] = {
+            kind: zero_input_shares(compact_kernels, self.inputs[kind].distinct) for kind in kinds}
+        batch_sizes = self.settings.batch_sizes
+        wanted = dict.fromkeys(name for n in batch_sizes for name in routes_for(method, k, n))
+        checks = [self.inputs[kind].check for kind in kinds]
+        runners = checked_routes(wanted, kernels, compact_kernels, checks, model["routes"])
         entry: dict[str, Any] = {"model": model}
         rows: list[dict[str, Any]] = []
-        for n, pool in self.batches.items():
-            base = self.baselines[n]
-            chosen = {name: runners[name] for name in routes_for(method, k, n) if name in runners}
-            references = {REFERENCE + name: self.dense_runners[name] for name in base.contenders}
-            timings = self._time({**references, **chosen}, pool, self.settings.cell_budget_s)
-            row_key = {"method": method, "k": k, "batch": n}
-            entry[str(n)], cell_rows = score_cell(timings, base, chosen, model, row_key)
-            rows.extend(cell_rows)
-        self.log(f"{method}-{k}: " + "; ".join(
-            f"b{n} {entry[str(n)]['best']['route']} "
-            f"x{entry[str(n)]['best']['speedup_vs_fastest_dense']:.1f}" for n in self.batches))
+        for kind in kinds:
+            for n, pool in self.inputs[kind].pools.items():
+                base = self.baselines[(kind, n)]
+                chosen = {name: runners[name] for name in routes_for(method, k, n)
+                          if name in runners}
+                references = {REFERENCE + name: self.dense_runners[name]
+                              for name in base.contenders}
+                timings = self._time({**references, **chosen}, pool, self.settings.cell_budget_s)
+                row_key = {"method": curve, "k": k, "input": kind, "batch": n}
+                cell, cell_rows = score_cell(timings, base, chosen, model, row_key)
+                entry.setdefault(kind, {})[str(n)] = cell
+                rows.extend(cell_rows)
+        self.log(f"{curve}-{k}: " + "; ".join(
+            f"{kind} b{n} {entry[kind][str(n)]['best']['route']} "
+            f"x{entry[kind][str(n)]['best']['speedup_vs_fastest_dense']:.1f}"
+            for kind in kinds for n in batch_sizes))
         return entry, rows
 
 
@@ -342,8 +425,10 @@ def run_meta(seconds: float, settings: BenchmarkParams) -> dict[str, Any]:
         "warmup": settings.warmup,
         "min_repeats": timing.MIN_REPEATS,
         "cell_budget_s": settings.cell_budget_s,
-        "input": f"uniform [0, 1) float32, seed {SEED}; {INPUT_POOL} distinct batches cycled "
-                 f"up to batch {SMALL_BATCH}, one above",
+        "inputs": f"images: test images chosen with seed {SEED}; random: uniform [0, 1) "
+                  f"float32, seed {SEED}; {INPUT_POOL} distinct batches cycled up to batch "
+                  f"{SMALL_BATCH}, one above",
+        "random_input_curves": list(settings.random_input_curves),
         "rewarm": f"calls under {timing.REWARM_BELOW_S * 1e3:g} ms follow untimed calls of the "
                   f"same route ({timing.REWARM_TIME_S * 1e3:g} ms worth, at most "
                   f"{timing.REWARM_MAX_CALLS})",

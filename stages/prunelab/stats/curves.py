@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from prunelab.wiring.names import curve_name
 from prunelab.wiring.params import Params
 
 # Decimal places of the headline figures: enough to see a change, few enough to read.
@@ -20,8 +21,6 @@ SPEEDUP_DIGITS = 2
 # The magnitude method whose mask rule and counts each data-aware method shares: the one it is
 # compared with in the tables.
 COUNTERPART = {"weight_refit": "weight", "unit_refit": "unit", "wanda": "weight"}
-# The label a fine-tuning schedule gets after the method name in a curve's name.
-SCHEDULE_SUFFIX = {"oneshot": "ft", "gradual": "gradual"}
 
 
 def oneshot_curves(params: Params) -> dict[str, list[int]]:
@@ -41,13 +40,6 @@ def finetuned_curves(params: Params) -> dict[tuple[str, str], list[int]]:
         for schedule, section in (("oneshot", params.finetune), ("gradual", params.gradual))
         for method in section.methods
     }
-
-
-def curve_name(schedule: str | None, method: str) -> str:
-    """A curve's name in headline files and plots: ``weight``, ``weight+ft``, ``weight+gradual``."""
-    if schedule is None:
-        return method
-    return f"{method}+{SCHEDULE_SUFFIX.get(schedule, schedule)}"
 
 
 def k_key(k: int) -> str:
@@ -76,17 +68,29 @@ def accuracy_headlines(pruning: dict, finetune: dict, params: Params) -> dict[st
     return rows
 
 
+def timed_networks(params: Params) -> dict[str, list[int]]:
+    """``{curve name: ks ascending}`` of the networks the benchmark times: each curve of
+    ``benchmark.curves`` at its own section's ks, k = 0 left out (that is the dense network's
+    shape, which the benchmark's dense phase times)."""
+    every = {curve_name(None, method): ks for method, ks in oneshot_curves(params).items()}
+    every.update({curve_name(schedule, method): ks
+                  for (schedule, method), ks in finetuned_curves(params).items()})
+    return {curve: [k for k in every[curve] if k > 0] for curve in params.benchmark.curves}
+
+
 def speed_headlines(benchmark: dict, params: Params) -> dict[str, dict[str, Any]]:
-    """``{<method>-b<batch>: {k_key: speedup}}``: per timed method and batch size, the speedup of
-    the fastest route over the fastest dense route, from the benchmark stage's JSON."""
+    """``{<curve>-b<batch>: {k_key: speedup}}``: per timed curve and batch size, the speedup of
+    the fastest route over the fastest dense route on test images, from the benchmark stage's
+    JSON."""
     rows: dict[str, dict[str, Any]] = {}
-    for method in params.benchmark.methods:
+    for curve, ks in timed_networks(params).items():
         for batch in params.benchmark.batch_sizes:
-            rows[f"{method}-b{batch}"] = {
+            rows[f"{curve}-b{batch}"] = {
                 k_key(k): round(
-                    benchmark[method][str(k)][str(batch)]["best"]["speedup_vs_fastest_dense"],
+                    benchmark[curve][str(k)]["images"][str(batch)]["best"]
+                    ["speedup_vs_fastest_dense"],
                     SPEEDUP_DIGITS,
                 )
-                for k in sorted(params.prune.ks)
+                for k in ks
             }
     return rows

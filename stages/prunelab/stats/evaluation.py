@@ -25,13 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from prunelab.data.datasets import Split, load_test_split
+from prunelab.data.datasets import Split, load_test
 from prunelab.model.weights import load_kernels
-from prunelab.stats.curves import curve_name, finetuned_curves, oneshot_curves
+from prunelab.stats.curves import finetuned_curves, oneshot_curves
 from prunelab.stats.measure import SPREAD_NOTE, model_entry, over_seeds, rounded
 from prunelab.stats.sparsity import magnitude_stats
-from prunelab.wiring.errors import IdxError, StageError
+from prunelab.wiring.errors import StageError
 from prunelab.wiring.layout import dense_path, finetuned_path, pruned_path
+from prunelab.wiring.names import curve_name
 from prunelab.wiring.params import Params
 
 Curve = tuple[str | None, str]  # (schedule or None for one-shot, method)
@@ -55,19 +56,6 @@ CURVE_COLUMNS = (
 PLOT_COLUMNS = ("curve", "method", "schedule", "k", "sparsity", "test_accuracy",
                 "test_accuracy_min", "test_accuracy_max", "test_loss", "test_loss_min",
                 "test_loss_max")
-
-
-def load_test(data: Path, count: int) -> Split:
-    """The first ``count`` test examples in ``data`` (0 = all), or a :class:`StageError`."""
-    try:
-        test = load_test_split(data, count)
-    except (OSError, IdxError, ValueError) as error:
-        raise StageError(
-            f"cannot read the test split from {data}: {error} (run `dvc repro fetch_data`)"
-        ) from None
-    if len(test.labels) == 0:
-        raise StageError(f"{data} holds no test examples")
-    return test
 
 
 def load_dense(models: Path, seeds: tuple[int, ...], data: Path, test: Split

@@ -16,3 +16,25 @@ FINETUNE_SCHEDULES = ("oneshot", "gradual")
 # The layer-wise magnitude methods: the only ones pruning one matrix at a time (sensitivity)
 # and the ones worth timing (the baselines have the same sparsity patterns' statistics).
 SENSITIVITY_METHODS = ("weight", "unit")
+# The label a fine-tuning schedule gets after the method name in a curve's name.
+SCHEDULE_SUFFIX = {"oneshot": "ft", "gradual": "gradual"}
+
+
+def curve_name(schedule: str | None, method: str) -> str:
+    """A curve's name in headline files, plots and ``benchmark.curves``: ``weight`` (one-shot),
+    ``weight+ft`` (one-shot, then fine-tuned), ``weight+gradual``."""
+    if schedule is None:
+        return method
+    return f"{method}+{SCHEDULE_SUFFIX.get(schedule, schedule)}"
+
+
+def parse_curve_name(name: str) -> tuple[str | None, str]:
+    """``(schedule, method)`` of a :func:`curve_name`; ``schedule`` is None for a one-shot
+    curve. Raises ValueError for a name no schedule and method make."""
+    method, plus, suffix = name.partition("+")
+    schedules = {label: schedule for schedule, label in SCHEDULE_SUFFIX.items()}
+    if plus and suffix in schedules and method:
+        return schedules[suffix], method
+    if not plus and method:
+        return None, method
+    raise ValueError(f"{name!r} is not a curve name: <method>, <method>+ft or <method>+gradual")

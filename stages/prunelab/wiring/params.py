@@ -21,6 +21,7 @@ from prunelab.wiring.names import (
     PRUNE_METHODS,
     RECONSTRUCT_METHODS,
     SENSITIVITY_METHODS,
+    parse_curve_name,
 )
 
 DATASETS = ("fashion-mnist", "mnist")
@@ -68,21 +69,35 @@ def _one_of(choices: tuple[str, ...]) -> Field:
     return Field(lambda v: v in choices, "one of " + ", ".join(repr(c) for c in choices))
 
 
-def _unique_list(item: Field, what: str) -> Field:
+def _unique_list(item: Field, what: str, *, may_be_empty: bool = False) -> Field:
     def check(value: Any) -> bool:
         return (
             isinstance(value, list)
-            and len(value) > 0
+            and (may_be_empty or len(value) > 0)
             and all(item.check(v) for v in value)
             and len(set(value)) == len(value)
         )
 
-    return Field(check, f"a non-empty list without duplicates of {what} ({item.allowed})")
+    size = "a list (may be empty)" if may_be_empty else "a non-empty list"
+    return Field(check, f"{size} without duplicates of {what} ({item.allowed})")
 
 
 _PERCENTAGES = _unique_list(
     Field(lambda v: _is_int(v) and 0 <= v < 100, "an integer in [0, 100)"), "percentages"
 )
+
+
+def _is_curve_name(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parse_curve_name(value)
+    except ValueError:
+        return False
+    return True
+
+
+_CURVE = Field(_is_curve_name, "<method>, <method>+ft or <method>+gradual")
 
 SCHEMA: dict[str, dict[str, Field]] = {
     "data": {
@@ -132,7 +147,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "ks": _PERCENTAGES,
     },
     "benchmark": {
-        "methods": _unique_list(_one_of(SENSITIVITY_METHODS), "pruning methods"),
+        "curves": _unique_list(_CURVE, "curve names"),
+        "random_input_curves": _unique_list(_CURVE, "curve names", may_be_empty=True),
         "batch_sizes": _unique_list(_int_at_least(1), "batch sizes"),
         "repeats": _int_at_least(3),
         "warmup": _int_at_least(0),
@@ -194,7 +210,8 @@ class GradualParams(Grid):
 
 @dataclass(frozen=True)
 class BenchmarkParams:
-    methods: tuple[str, ...]
+    curves: tuple[str, ...]
+    random_input_curves: tuple[str, ...]
     batch_sizes: tuple[int, ...]
     repeats: int
     warmup: int
@@ -260,14 +277,7 @@ def _validate(params: Any, source: str = "params.yaml") -> None:
             "digits; set train.flip_augment: false"
         )
     if not problems:
-        untimed = [m for m in params["benchmark"]["methods"] if m not in params["prune"]["methods"]]
-        if untimed:
-            problems.append(
-                f"'benchmark.methods' has {untimed}, which prune.methods does not make: add them "
-                "to prune.methods or drop them from benchmark.methods"
-            )
-    if not problems:
-        problems += _unpruned_finetune_starts(params)
+        problems += _unpruned_finetune_starts(params) + _untimed_curves(params)
     if problems:
         raise ParamsError(f"{source} is invalid:\n  - " + "\n  - ".join(problems))
 
@@ -315,6 +325,30 @@ def _unpruned_finetune_starts(params: dict[str, dict[str, Any]]) -> list[str]:
                 f"'finetune.ks' has {absent}, which {section}.ks lacks for {method!r} "
                 f"(fine-tuning starts from the one-shot model): add them to {section}.ks"
             )
+    return problems
+
+
+def _untimed_curves(params: dict[str, dict[str, Any]]) -> list[str]:
+    """Every curve the benchmark times must be one the pipeline makes, and the random-input
+    curves a subset of the timed ones."""
+    sections = {None: ("prune", "reconstruct"), "oneshot": ("finetune",), "gradual": ("gradual",)}
+    problems = []
+    timed = params["benchmark"]["curves"]
+    for name in timed:
+        schedule, method = parse_curve_name(name)
+        made_by = sections.get(schedule, ())
+        if not any(method in params[section]["methods"] for section in made_by):
+            where = " or ".join(f"{section}.methods" for section in made_by)
+            problems.append(
+                f"'benchmark.curves' has {name!r}, which no stage makes: add {method!r} to "
+                f"{where} or drop {name!r} from benchmark.curves"
+            )
+    extra = [name for name in params["benchmark"]["random_input_curves"] if name not in timed]
+    if extra:
+        problems.append(
+            f"'benchmark.random_input_curves' has {extra}, which benchmark.curves does not time: "
+            "add them to benchmark.curves or drop them from benchmark.random_input_curves"
+        )
     return problems
 
 

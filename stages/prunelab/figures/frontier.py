@@ -1,0 +1,177 @@
+"""The accuracy-latency frontier as a report: Markdown, a figure and the table ``dvc plots``
+draws, from the :class:`prunelab.stats.frontier.Point` records of each batch size."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from prunelab.figures.charts import DPI, MARKERS, plt
+from prunelab.figures.tables import latency_text, markdown
+from prunelab.stats.frontier import DENSE, TOLERANCES_PT, Point, answer_rows, pareto_optimal
+
+#: The columns of the frontier CSV, one row per (batch, network).
+CSV_COLUMNS = ("batch", "curve", "k", "network", "accuracy", "accuracy_min", "accuracy_max",
+               "route", "latency_ms", "speedup", "relative_latency", "pareto")
+#: The x axis of the figure and of ``dvc plots``: 1 / speedup, what the frontier ranks by.
+RELATIVE_LATENCY_LABEL = ("latency relative to the fastest dense route "
+                          "(same inputs, same rounds; log scale)")
+#: How far below the dense accuracy the figure's axis reaches (points lower are counted).
+FIGURE_FLOOR = 0.10
+
+
+def network_label(point: Point) -> str:
+    """``dense`` or ``<curve> <k> %``."""
+    return DENSE if point.curve == DENSE else f"{point.curve} {point.k} %"
+
+
+def accuracy_text(point: Point) -> str:
+    return f"{point.accuracy:.4f} ({point.accuracy_min:.4f}–{point.accuracy_max:.4f})"
+
+
+def frontier_table(points: dict[int, list[Point]], cpu: str, seeds: int) -> str:
+    """Markdown: the answer table (fastest network within 0.5 / 1 / 2 / 5 points of the dense
+    accuracy, per batch size), then each batch size's Pareto front."""
+    dense_accuracy = points[min(points)][0].accuracy
+    by_batch = {batch: answer_rows(batch_points, dense_accuracy)
+                for batch, batch_points in points.items()}
+    answers = []
+    for drop in TOLERANCES_PT:
+        for batch, best_within in by_batch.items():
+            best = best_within[drop]
+            answers.append([f"{drop:g}", str(batch), network_label(best), accuracy_text(best),
+                            best.route, latency_text(best.latency_ms), f"{best.speedup:.1f}×"])
+    preamble = [
+        "# The accuracy–latency frontier",
+        "",
+        f"Accuracy: mean test accuracy over {seeds} seeds (min–max). Speed: the first seed's "
+        "network on test images, its fastest route's median latency and speedup over the "
+        "fastest dense route on the same inputs in the same rounds "
+        f"(`metrics/benchmark.json`; {cpu}).",
+        "",
+        "## Fastest network within d points of the dense accuracy "
+        f"({dense_accuracy:.4f})",
+        "",
+    ]
+    text = markdown(preamble, ["within (points)", "batch", "network", "test accuracy",
+                               "route", "latency", "speedup"],
+                    ["---:", "---:", "---", "---:", "---", "---:", "---:"], answers)
+    for batch, batch_points in points.items():
+        front = [p for p, keep in zip(batch_points, pareto_optimal(batch_points), strict=True)
+                 if keep]
+        rows = [[network_label(p), accuracy_text(p), p.route, latency_text(p.latency_ms),
+                 f"{p.speedup:.1f}×"] for p in sorted(front, key=lambda p: -p.speedup)]
+        text += "\n" + markdown(
+            [f"## Pareto front at batch {batch} (no network both faster and more accurate)", ""],
+            ["network", "test accuracy", "route", "latency", f"speedup (batch {batch})"],
+            ["---", "---:", "---", "---:", "---:"], rows)
+    return text
+
+
+def shares_text(shares: list[float]) -> str:
+    """Zero shares per layer, pixels first: ``0.49 · 0.91 · 0.77``."""
+    return " · ".join(f"{share:.2f}" for share in shares)
+
+
+def inputs_table(benchmark: dict[str, Any], timed: dict[str, list[int]],
+                 curves: tuple[str, ...], batch_sizes: tuple[int, ...]) -> str:
+    """Markdown: the networks timed on both input kinds, test images beside uniform random
+    pixels: each batch size's fastest route and speedup, and the share of zero inputs of each
+    layer (what the zero-skipping numba kernels skip)."""
+    columns = ["network"]
+    for batch in batch_sizes:
+        columns += [f"batch {batch}: images", "random"]
+    columns += ["zero inputs per layer: images", "random"]
+    rows = []
+    dense = benchmark["dense"]
+    line = ["dense"]
+    for batch in batch_sizes:
+        line += [f"{kind_cell['fastest']['route']} {latency_text(kind_cell['fastest']['latency_ms'])}"
+                 for kind_cell in (dense[kind][str(batch)] for kind in ("images", "random"))]
+    rows.append(line + [shares_text(dense["zero_input_share"][kind])
+                        for kind in ("images", "random")])
+    for curve in curves:
+        for k in timed[curve]:
+            entry = benchmark[curve][str(k)]
+            line = [f"{curve} {k} %"]
+            for batch in batch_sizes:
+                for kind in ("images", "random"):
+                    best = entry[kind][str(batch)]["best"]
+                    line.append("—" if best["route"] is None else
+                                f"{best['route']} {best['speedup_vs_fastest_dense']:.1f}×")
+            rows.append(line + [shares_text(entry["model"]["zero_input_share"][kind])
+                                for kind in ("images", "random")])
+    preamble = [
+        "## Test images against uniform random pixels",
+        "",
+        "The fastest route and its speedup over the fastest dense route on the same inputs (the "
+        "dense row: that route and its latency), and the share of exactly zero inputs of each "
+        "layer of the network the routes run (compact: dead units removed), pixels first.",
+        "",
+    ]
+    align = ["---"] + ["---:"] * (2 * len(batch_sizes)) + ["---:", "---:"]
+    return markdown(preamble, columns, align, rows)
+
+
+def frontier_csv(points: dict[int, list[Point]]) -> str:
+    """Long-format CSV for ``dvc plots``: one row per (batch, network); ``pareto`` 1 or 0."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for batch, batch_points in points.items():
+        for point, keep in zip(batch_points, pareto_optimal(batch_points), strict=True):
+            writer.writerow([batch, point.curve, point.k, network_label(point),
+                             f"{point.accuracy:.6g}", f"{point.accuracy_min:.6g}",
+                             f"{point.accuracy_max:.6g}", point.route,
+                             f"{point.latency_ms:.6g}", f"{point.speedup:.6g}",
+                             f"{1 / point.speedup:.6g}", int(keep)])
+    return buffer.getvalue()
+
+
+def frontier_figure(points: dict[int, list[Point]], title: str) -> plt.Figure:
+    """A panel per batch size: accuracy (mean, min-max bar) against latency relative to the
+    fastest dense route (1 / speedup, log), a colour and marker per curve, the Pareto front as a
+    black step line with its networks labelled."""
+    curves = list(dict.fromkeys(p.curve for batch in points.values() for p in batch))
+    palette = plt.get_cmap("tab10" if len(curves) <= 10 else "tab20")
+    style = {curve: (palette(i), MARKERS[i % len(MARKERS)]) for i, curve in enumerate(curves)}
+    figure, axes = plt.subplots(1, len(points), dpi=DPI, squeeze=False,
+                                figsize=(6.4 * len(points), 5.4))
+    for axis, (batch, batch_points) in zip(axes[0], points.items(), strict=True):
+        dense_accuracy = batch_points[0].accuracy
+        floor = dense_accuracy - FIGURE_FLOOR
+        for curve in curves:
+            shown = [p for p in batch_points if p.curve == curve and p.accuracy >= floor]
+            if not shown:
+                continue
+            color, marker = style[curve]
+            axis.errorbar([1 / p.speedup for p in shown], [p.accuracy for p in shown],
+                          yerr=[[p.accuracy - p.accuracy_min for p in shown],
+                                [p.accuracy_max - p.accuracy for p in shown]],
+                          fmt=marker, color=color, markersize=5, capsize=2, linewidth=0.8,
+                          label=curve)
+        front = sorted((p for p, keep in zip(batch_points, pareto_optimal(batch_points),
+                                               strict=True) if keep),
+                       key=lambda p: -p.speedup)
+        front = [p for p in front if p.accuracy >= floor]
+        axis.step([1 / p.speedup for p in front], [p.accuracy for p in front], where="post",
+                  color="black", linewidth=1, label="Pareto front")
+        for point in front:
+            axis.annotate(network_label(point), (1 / point.speedup, point.accuracy),
+                          textcoords="offset points", xytext=(4, 4), fontsize=7)
+        for drop, dash in ((1, "--"), (2, ":")):
+            axis.axhline(dense_accuracy - drop / 100, color="grey", linestyle=dash,
+                         linewidth=0.8, label=f"dense − {drop} point{'s' if drop > 1 else ''}")
+        below = sum(p.accuracy < floor for p in batch_points)
+        axis.set_xscale("log")
+        axis.set_ylim(floor, dense_accuracy + 0.01)
+        axis.set_xlabel(RELATIVE_LATENCY_LABEL)
+        axis.set_ylabel("test accuracy (mean, bar: min-max over seeds)")
+        axis.set_title(f"batch {batch}" + (f" ({below} networks below the axis)" if below else ""),
+                       fontsize=11)
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend(loc="lower right", fontsize=7)
+    figure.suptitle(title, fontsize=11)
+    figure.tight_layout()
+    return figure
