@@ -87,8 +87,9 @@ def inputs_table(benchmark: dict[str, Any], timed: dict[str, list[int]],
     dense = benchmark["dense"]
     line = ["dense"]
     for batch in batch_sizes:
-        line += [f"{kind_cell['fastest']['route']} {latency_text(kind_cell['fastest']['latency_ms'])}"
-                 for kind_cell in (dense[kind][str(batch)] for kind in ("images", "random"))]
+        for kind in ("images", "random"):
+            fastest = dense[kind][str(batch)]["fastest"]
+            line.append(f"{fastest['route']} {latency_text(fastest['latency_ms'])}")
     rows.append(line + [shares_text(dense["zero_input_share"][kind])
                         for kind in ("images", "random")])
     for curve in curves:
