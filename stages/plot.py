@@ -13,7 +13,10 @@ or nothing:
   weights deletes (why most weights can go).
 * ``--table``: Markdown, one row per k: per method sparsity and accuracy; unit pruning's
   effective sparsity and theoretical MAC reduction of the shrunk network.
-* ``--recovery-png`` / ``--finetune-table``: per method one-shot vs fine-tuned (and gradual).
+* ``--recovery-png`` / ``--finetune-table``: per method one-shot vs fine-tuned (and gradual, and
+  the controls in the figure).
+* ``--controls-table``: per pruning family and k, every way to a network of that sparsity
+  (one-shot, refit, fine-tuned, refit + fine-tuned, gradual, lottery ticket, re-init, scratch).
 * ``--sensitivity-png`` / ``--sensitivity-table``: hidden matrix x k -> accuracy heat maps.
 * with ``--benchmark``: ``--speed-png`` (a panel per one-shot curve and batch size, a colour
   per route) and ``--speed-table`` (every timed curve), both on test images.
@@ -58,6 +61,7 @@ REQUIRED = {
     "--table": "output Markdown table",
     "--recovery-png": "output fine-tuning figure",
     "--finetune-table": "output Markdown table",
+    "--controls-table": "output Markdown table of the controls",
     "--sensitivity-png": "output heat maps",
     "--sensitivity-table": "output Markdown table",
 }
@@ -119,6 +123,7 @@ def build(args: argparse.Namespace) -> dict[Path, bytes]:
         args.recovery_png: png_bytes(recovery_figure(
             models, tuned, dense, chance, f"{network}: what retraining recovers")),
         args.finetune_table: tables.finetune_table(models, tuned, dense, seeds).encode(),
+        args.controls_table: tables.controls_table(models, tuned, dense, seeds).encode(),
         args.sensitivity_png: png_bytes(sensitivity_figure(
             sensitivity, sensitivity_methods, sensitivity_ks,
             f"{network}: one hidden matrix pruned at a time, the others dense")),

@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         data="folder with the IDX files",
         model="output .keras file",
         weights="output .npz of kernels",
+        init="output .npz of the kernels training started from (lottery tickets start there)",
         metrics="output metrics JSON",
         live_dir="dvclive output folder",
     )
@@ -52,7 +53,7 @@ def train(args: argparse.Namespace) -> None:
     import tensorflow as tf
     from dvclive import Live
 
-    from prunelab.model.network import build_mlp, keras_bytes, set_kernels
+    from prunelab.model.network import build_mlp, get_kernels, keras_bytes, set_kernels
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
@@ -61,6 +62,7 @@ def train(args: argparse.Namespace) -> None:
         fit, val = split_validation(train_all, settings.validation_split, seed)
     steps = steps_per_epoch(len(fit.labels), settings.batch_size) * settings.epochs
     model = build_mlp(dropout=settings.dropout)
+    initial = get_kernels(model)
     trainer = Trainer(
         model,
         settings.learning_rate,
@@ -97,6 +99,7 @@ def train(args: argparse.Namespace) -> None:
     }
     write_files({
         args.weights: kernels_bytes(best.kernels),
+        args.init: kernels_bytes(initial),
         args.model: keras_bytes(model),
         args.metrics: json_bytes(metrics),
     })

@@ -20,7 +20,8 @@ PROJECT_FILES = ["stages", "dvc.yaml", "pipelines", "params.yaml", "tools", ".dv
 
 
 def tiny_params() -> dict:
-    """The default params, shrunk to run in about a minute: 600 training images, one epoch."""
+    """The default params, shrunk to run in about a minute: 600 training images, one epoch;
+    every stage has instances (the controls at k = 90)."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["data"].update(train_images=600, test_images=500)
     params["train"].update(seeds=[0, 1], epochs=1, batch_size=64)
@@ -30,9 +31,12 @@ def tiny_params() -> dict:
                               batch_size=64)
     params["gradual"].update(methods=["weight"], ks=[90])
     params["sensitivity"]["ks"] = [50, 90]
-    params["benchmark"].update(curves=["weight", "unit", "unit_refit", "unit+ft", "weight+gradual"],
-                               random_input_curves=["weight"], batch_sizes=[1, 8], repeats=3,
-                               warmup=1, cell_budget_s=0.02)
+    params["scratch"]["ks"] = [90]
+    params["lottery"]["ks"] = [90]
+    params["benchmark"].update(
+        curves=["weight", "unit", "unit_refit", "unit+ft", "weight+gradual", "unit+scratch"],
+        random_input_curves=["weight"], batch_sizes=[1, 8], repeats=3, warmup=1,
+        cell_budget_s=0.02)
     return params
 
 

@@ -56,6 +56,7 @@ def test_benchmark_stage_end_to_end(tmp_path):
     params["train"]["seeds"] = [5, 6]  # the first seed's models are timed
     params["prune"] = {"methods": ["weight", "unit", "random"], "ks": [90, 0]}
     params["finetune"].update(methods=["weight"], ks=[90])
+    params["scratch"]["ks"] = [90]
     params["benchmark"] = {"curves": ["weight", "unit", "weight+ft"],
                            "random_input_curves": ["weight"], "batch_sizes": [1, 20],
                            "repeats": 3, "warmup": 1, "cell_budget_s": 0.01}

@@ -93,7 +93,8 @@ def world(tmp_path_factory):
             refit = [kernel * 0.9 for kernel in prune_network(dense, "weight", k, seed)]
             save_kernels(refit, model_file(pruned, "weight_refit", k, seed))
         # Stand-ins for fine-tuned models: pruned, then the survivors nudged.
-        for schedule, method in (("oneshot", "weight"), ("gradual", "unit")):
+        for schedule, method in (("oneshot", "weight"), ("gradual", "unit"), ("scratch", "unit"),
+                                 ("lottery", "weight"), ("reinit", "weight")):
             tuned = [kernel * 1.01 for kernel in prune_network(dense, method, 50, seed)]
             path = finetuned_path(finetuned, seed, schedule, method, 50)
             save_kernels(tuned, path)
@@ -109,6 +110,8 @@ def world(tmp_path_factory):
     params["reconstruct"].update(methods=["weight_refit"], ks=KS)
     params["finetune"].update(methods=["weight"], ks=[50])
     params["gradual"].update(methods=["unit"], ks=[50])
+    params["scratch"]["ks"] = [50]
+    params["lottery"]["ks"] = [50]
     params["benchmark"].update(curves=["weight", "unit", "weight+ft"], random_input_curves=[])
     params["sensitivity"].update(methods=["weight", "unit"], ks=[90, 50])
     params["data"]["test_images"] = 0
@@ -205,7 +208,8 @@ def test_evaluate_writes_nested_metrics(world, evaluated):
 def test_evaluate_writes_finetune_metrics(world, evaluated):
     document = json.loads((evaluated / "metrics" / "finetune.json").read_text())
     pruning = json.loads((evaluated / "metrics" / "pruning.json").read_text())
-    assert list(document) == ["seeds", "spread", "oneshot", "gradual"]
+    assert list(document) == ["seeds", "spread", "oneshot", "gradual", "scratch", "lottery",
+                              "reinit"]
     tuned = document["oneshot"]["weight"]["50"]
     test = load_test_split(world / "raw")
     accuracies = [
@@ -223,7 +227,8 @@ def test_evaluate_writes_finetune_metrics(world, evaluated):
     assert list(document["gradual"]) == ["unit"]
     # Curves for dvc plots: one file per schedule and method besides the one-shot ones.
     curves = {p.name for p in (evaluated / "metrics" / "curves").iterdir()}
-    assert {"oneshot-weight.csv", "gradual-unit.csv"} <= curves
+    assert {"oneshot-weight.csv", "gradual-unit.csv", "scratch-unit.csv", "lottery-weight.csv",
+            "reinit-weight.csv"} <= curves
 
 
 def test_over_seeds_combines_entries() -> None:
@@ -245,12 +250,15 @@ def test_over_seeds_combines_entries() -> None:
 def test_evaluate_writes_one_curve_per_method(evaluated):
     curves = evaluated / "metrics" / "curves"
     assert {p.name for p in curves.iterdir()} == {f"{m}.csv" for m in METHODS} | {
-        "weight_refit.csv", "oneshot-weight.csv", "gradual-unit.csv"}
+        "weight_refit.csv", "oneshot-weight.csv", "gradual-unit.csv", "scratch-unit.csv",
+        "lottery-weight.csv", "reinit-weight.csv"}
     pruning = json.loads((evaluated / "metrics" / "pruning.json").read_text())
     finetune = json.loads((evaluated / "metrics" / "finetune.json").read_text())
     documents = {f"{m}.csv": pruning[m] for m in [*METHODS, "weight_refit"]}
     documents.update({"oneshot-weight.csv": finetune["oneshot"]["weight"],
-                      "gradual-unit.csv": finetune["gradual"]["unit"]})
+                      "gradual-unit.csv": finetune["gradual"]["unit"],
+                      "scratch-unit.csv": finetune["scratch"]["unit"],
+                      "lottery-weight.csv": finetune["lottery"]["weight"]})
     for name, document in documents.items():
         with open(curves / name, newline="") as stream:
             rows = list(csv.DictReader(stream))
@@ -276,8 +284,9 @@ def test_evaluate_writes_headlines_and_plot_tables(evaluated):
     pruning = json.loads((evaluated / "metrics" / "pruning.json").read_text())
     finetune = json.loads((evaluated / "metrics" / "finetune.json").read_text())
     headlines = evaluated / "metrics" / "accuracy"
-    assert {p.name for p in headlines.iterdir()} == {"dense.json", "weight+ft.json",
-                                                      "unit+gradual.json"} | {
+    assert {p.name for p in headlines.iterdir()} == {
+        "dense.json", "weight+ft.json", "unit+gradual.json", "unit+scratch.json",
+        "weight+lottery.json", "weight+reinit.json"} | {
         f"{m}.json" for m in [*METHODS, "weight_refit"]}
     assert json.loads((headlines / "dense.json").read_text()) == {
         "k00": round(pruning["dense"]["test_accuracy"], 4)}
@@ -294,7 +303,9 @@ def test_evaluate_writes_headlines_and_plot_tables(evaluated):
     with open(evaluated / "metrics" / "plots" / "finetuned.csv", newline="") as stream:
         rows = list(csv.DictReader(stream))
     assert {(row["method"], row["curve"]) for row in rows} == {
-        ("weight", "weight"), ("weight", "weight+ft"), ("unit", "unit"), ("unit", "unit+gradual")}
+        ("weight", "weight"), ("weight", "weight+ft"), ("weight", "weight+lottery"),
+        ("weight", "weight+reinit"), ("unit", "unit"), ("unit", "unit+gradual"),
+        ("unit", "unit+scratch")}
 
 
 def test_evaluate_reads_only_the_test_split(world):
@@ -374,6 +385,7 @@ def run_plot(world: Path, evaluated: Path, sensitivity: Path, out: Path, params=
             "--table", str(out / "results.md"),
             "--recovery-png", str(out / "finetune.png"),
             "--finetune-table", str(out / "finetune.md"),
+            "--controls-table", str(out / "controls.md"),
             "--sensitivity-png", str(out / "sensitivity.png"),
             "--sensitivity-table", str(out / "sensitivity.md"),
             "--params", str(params or world / "params.yaml"),
@@ -412,6 +424,17 @@ def test_plot_makes_figures_and_tables(world, evaluated, sensitivity, tmp_path):
     assert f"{tuned['gradual']['unit']['50']['test_accuracy']:.4f}" in finetune
     heat = (tmp_path / "sensitivity.md").read_text()
     assert heat.count("\n| unit | kernel_") == 4 and "| k=50 | k=90 |" in heat
+    controls = (tmp_path / "controls.md").read_text()
+    weight_row = next(line for line in controls.splitlines() if line.startswith("| weight | 50 |"))
+    cells = [cell.strip() for cell in weight_row.strip("|").split("|")]
+    # family, k, one-shot, refit, fine-tuned, refit+ft, gradual, lottery, re-init, scratch
+    assert cells[3].startswith(f"{document['weight_refit']['50']['test_accuracy']:.4f} (")
+    lottery = tuned["lottery"]["weight"]["50"]
+    assert cells[7] == (f"{lottery['test_accuracy']:.4f} ({lottery['test_accuracy_min']:.4f}–"
+                        f"{lottery['test_accuracy_max']:.4f}), {lottery['finetune_seconds']:.0f} s")
+    assert cells[5] == cells[6] == cells[9] == "—"  # no refit+ft, no gradual weight, no scratch
+    unit_row = next(line for line in controls.splitlines() if line.startswith("| unit | 50 |"))
+    assert f"{tuned['scratch']['unit']['50']['test_accuracy']:.4f}" in unit_row.split("|")[-2]
 
 
 def test_plot_fails_when_metrics_lack_a_k_of_params(world, evaluated, sensitivity, tmp_path):

@@ -24,7 +24,7 @@ import yaml
 from dvc_lab import new_lab, run, stages_run, tiny_params
 
 pytestmark = pytest.mark.e2e
-AGGREGATING = {"evaluate", "sensitivity", "benchmark", "export_compact", "plot"}
+AGGREGATING = {"evaluate", "sensitivity", "benchmark", "frontier", "export_compact", "plot"}
 
 
 def script(repo: Path, *args: str) -> subprocess.Popen:

@@ -107,6 +107,7 @@ def test_frontier_stage_writes_every_output(tmp_path):
     params["reconstruct"].update(methods=["weight_refit"], ks=[0, 90])
     params["finetune"].update(methods=["unit"], ks=[90])
     params["gradual"].update(methods=["weight"], ks=[90])
+    params["scratch"]["ks"] = []
     params["benchmark"].update(curves=["weight", "unit+ft"], random_input_curves=["weight"],
                                batch_sizes=[1, 8])
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))

@@ -175,6 +175,7 @@ def test_boundary_values_accepted(params, section, key, value):
         params["train"]["flip_augment"] = False
     if (section, key) == ("prune", "ks"):
         params["finetune"]["ks"] = value  # fine-tuning starts from these one-shot models
+        params["scratch"]["ks"] = [99]  # so do the controls
     assert getattr(getattr(build_params(params), section), key) == _frozen(value)
 
 
@@ -234,7 +235,29 @@ def test_a_malformed_curve_name_is_refused(params, curve):
     params["benchmark"]["curves"] = ["weight", curve]
     message = _error(params)
     assert "'benchmark.curves' is " in message
-    assert "<method>, <method>+ft or <method>+gradual" in message
+    assert "<method>, <method>+ft, <method>+gradual, unit+scratch" in message
+
+
+def test_controls_start_from_models_the_prune_stage_makes(params):
+    params["scratch"]["ks"] = [90, 33]
+    params["lottery"]["ks"] = [99]
+    params["prune"]["methods"] = ["unit", "random"]
+    params["benchmark"].update(curves=["unit"], random_input_curves=[])
+    params["finetune"]["methods"] = ["unit"]
+    params["gradual"]["methods"] = ["random"]
+    message = _error(params)
+    assert "'scratch.ks' has [33], which prune.ks lacks" in message
+    assert "'lottery.ks' needs 'weight' in prune.methods" in message
+
+
+def test_controls_may_be_switched_off_and_then_not_timed(params):
+    params["scratch"]["ks"] = []
+    message = _error(params)  # benchmark.curves still has unit+scratch
+    assert ("'benchmark.curves' has 'unit+scratch', which no stage makes: add a k to "
+            "scratch.ks") in message
+    params["benchmark"]["curves"].remove("unit+scratch")
+    built = build_params(params)
+    assert built.scratch.ks == () and built.lottery.ks == ()
 
 
 def test_random_inputs_only_for_timed_curves(params):

@@ -72,13 +72,25 @@ def test_repro_builds_every_output(lab: tuple[Path, str]) -> None:
     assert finetune["gradual"]["weight"]["90"]["sparsity"] == pruning["weight"]["90"]["sparsity"]
     sensitivity = json.loads((repo / "metrics/sensitivity.json").read_text())
     assert sorted(sensitivity["unit"]) == [f"kernel_{i}" for i in range(4)]
+    for schedule, method in (("scratch", "unit"), ("lottery", "weight"), ("reinit", "weight")):
+        entry = finetune[schedule][method]["90"]
+        assert sorted(entry["test_accuracy_seeds"]) == ["seed_0", "seed_1"]
+    # The scratch network has unit pruning's compact widths; the tickets weight pruning's zeros.
+    scratch = finetune["scratch"]["unit"]["90"]
+    assert scratch["effective_nonzero_params"] == pruning["unit"]["90"]["effective_nonzero_params"]
+    for variant in ("lottery", "reinit"):
+        assert finetune[variant]["weight"]["90"]["sparsity"] == pruning["weight"]["90"]["sparsity"]
     benchmark = json.loads((repo / "metrics/benchmark.json").read_text())
-    for batch in ("1", "8"):
-        cell = benchmark["unit"]["90"][batch]
-        assert cell["best"]["route"] in cell
+    for kind, curve in (("images", "unit"), ("images", "unit+scratch"), ("random", "weight")):
+        for batch in ("1", "8"):
+            cell = benchmark[curve]["90"][kind][batch]
+            assert cell["best"]["route"] in cell
+    frontier = (repo / "metrics/frontier.md").read_text()
+    assert "## Fastest network within d points" in frontier
+    assert "## Pareto front at batch 8" in frontier
     assert sorted(path.name for path in (repo / "data/compact").iterdir()) == [
         "unit-0.keras", "unit-50.keras", "unit-90.keras"]
-    for png in ("pruning", "weight_magnitudes", "speedup", "finetune", "sensitivity"):
+    for png in ("pruning", "weight_magnitudes", "speedup", "finetune", "sensitivity", "frontier"):
         assert (repo / f"metrics/{png}.png").stat().st_size > 10_000
     # One row of k = 90 in the magnitude table, one in the data-aware table.
     assert (repo / "metrics/results.md").read_text().count("\n| 90 ") == 2
@@ -94,12 +106,19 @@ def test_repro_builds_every_output(lab: tuple[Path, str]) -> None:
         "metrics/accuracy/unit+ft.json": ["k00", "k90"],
         "metrics/accuracy/weight_refit+ft.json": ["k00", "k90"],
         "metrics/accuracy/weight+gradual.json": ["k90"],
-        **{f"metrics/speedup/{m}-b{b}.json": ["k00", "k50", "k90"]
+        **{f"metrics/accuracy/{m}.json": ["k90"]
+           for m in ("unit+scratch", "weight+lottery", "weight+reinit")},
+        # Timed on test images; k = 0 is the dense network's shape, timed by the dense phase.
+        **{f"metrics/speedup/{m}-b{b}.json": ["k50", "k90"]
            for m in ("weight", "unit") for b in (1, 8)},
+        **{f"metrics/speedup/{m}-b{b}.json": ["k90"]
+           for m in ("unit_refit", "unit+ft", "weight+gradual", "unit+scratch") for b in (1, 8)},
+        **{f"metrics/frontier/b{b}.json": ["≤0.5pt", "≤1pt", "≤2pt", "≤5pt"] for b in (1, 8)},
     }
     training = (repo / "metrics/training.csv").read_text().splitlines()
     assert training[0] == "seed,split,epoch,loss,accuracy" and len(training) == 1 + 2 * 2
     assert (repo / "metrics/finetune.md").read_text().count("\n| unit | 90 ") == 1
+    assert (repo / "metrics/controls.md").read_text().count("\n| weight | 90 ") == 1
 
 
 def test_compact_model_is_smaller_and_computes_the_same_logits(repo: Path) -> None:
@@ -124,7 +143,7 @@ def test_adding_a_k_reruns_only_its_instances_and_downstream(repo: Path) -> None
     params["prune"]["ks"] = [0, 50, 85, 90]
     write_params(repo, params)
     ran = stages_run(run(repo, "repro").stdout)
-    aggregating = {"evaluate", "benchmark", "export_compact", "plot"}
+    aggregating = {"evaluate", "benchmark", "frontier", "export_compact", "plot"}
     assert ran == instances("prune", params["prune"]["methods"], [85], [0, 1]) | aggregating
     diff = json.loads(run(repo, "metrics", "diff", "--json").stdout)
     # Headlines only: the new column of every one-shot curve (sparsity etc. are reports).
@@ -145,12 +164,25 @@ def test_adding_a_seed_runs_only_that_seeds_work_and_the_aggregates(repo: Path) 
         | instances("reconstruct", params["reconstruct"]["methods"], [0, 90], [2])
         | instances("finetune", params["finetune"]["methods"], [0, 90], [2])
         | instances("gradual", ["weight"], [90], [2])
+        | {"scratch@90-2", "lottery@90-2", "reinit@90-2"}
     )
     # The benchmark and the compact export read the first seed's models only.
-    assert ran == new_seed | {"evaluate", "sensitivity", "plot"}
+    assert ran == new_seed | {"evaluate", "sensitivity", "frontier", "plot"}
     pruning = json.loads((repo / "metrics/pruning.json").read_text())
     assert sorted(pruning["unit_refit"]["90"]["test_accuracy_seeds"]) == [
         "seed_0", "seed_1", "seed_2"]
+
+
+@pytest.mark.parametrize("section", ["scratch", "lottery"])
+def test_adding_a_k_to_a_control_trains_only_its_instances(repo: Path, section: str) -> None:
+    params = tiny_params()
+    params[section]["ks"] = [50, 90]
+    write_params(repo, params)
+    ran = stages_run(run(repo, "repro").stdout)
+    stages = ["scratch"] if section == "scratch" else ["lottery", "reinit"]
+    new = {f"{stage}@50-{seed}" for stage in stages for seed in (0, 1)}
+    # The benchmark reads the first seed's whole model folders, which gained a file.
+    assert ran == new | {"evaluate", "benchmark", "frontier", "plot"}
 
 
 def test_bad_params_stop_before_any_work(repo: Path) -> None:

@@ -139,6 +139,8 @@ PARAMS = replace(
     reconstruct=replace(PROJECT.reconstruct, methods=("weight_refit",), ks=(50,)),
     finetune=replace(PROJECT.finetune, methods=("weight",), ks=(50,)),
     gradual=replace(PROJECT.gradual, methods=(), ks=(90,)),
+    scratch=replace(PROJECT.scratch, ks=()),
+    lottery=replace(PROJECT.lottery, ks=()),
     benchmark=replace(PROJECT.benchmark, curves=("weight", "weight+ft"), random_input_curves=(),
                       batch_sizes=(1,)),
 )

@@ -47,6 +47,7 @@ def train_once(data_dir: Path, out: Path, params: Path, seed: int = 0) -> dict:
     code = train.main([
         "--params", str(params), "--seed", str(seed), "--data", str(data_dir),
         "--model", str(out / "dense.keras"), "--weights", str(out / "dense.npz"),
+        "--init", str(out / "init.npz"),
         "--metrics", str(out / "train.json"), "--live-dir", str(out / "live"),
     ])
     assert code == 0
@@ -84,7 +85,8 @@ def test_bad_params_stop_before_training(data_dir: Path, tmp_path: Path, capsys)
     code = train.main([
         "--params", str(params), "--seed", "0", "--data", str(data_dir),
         "--model", str(tmp_path / "m.keras"),
-        "--weights", str(tmp_path / "w.npz"), "--metrics", str(tmp_path / "t.json"),
+        "--weights", str(tmp_path / "w.npz"), "--init", str(tmp_path / "i.npz"),
+        "--metrics", str(tmp_path / "t.json"),
         "--live-dir", str(tmp_path / "live"),
     ])
     assert code == 1
@@ -100,6 +102,7 @@ def test_a_seed_outside_train_seeds_is_refused(
     code = train.main([
         "--params", str(params), "--seed", seed, "--data", str(data_dir),
         "--model", str(tmp_path / "m.keras"), "--weights", str(tmp_path / "w.npz"),
+        "--init", str(tmp_path / "i.npz"),
         "--metrics", str(tmp_path / "t.json"), "--live-dir", str(tmp_path / "live"),
     ])
     assert code == 1
@@ -140,6 +143,7 @@ def test_a_validation_split_taking_every_image_is_a_clear_error(
     code = train.main([
         "--params", str(params), "--seed", "0", "--data", str(data_dir),
         "--model", str(tmp_path / "m.keras"), "--weights", str(tmp_path / "w.npz"),
+        "--init", str(tmp_path / "i.npz"),
         "--metrics", str(tmp_path / "t.json"), "--live-dir", str(tmp_path / "live"),
     ])
     assert code == 1
@@ -147,3 +151,19 @@ def test_a_validation_split_taking_every_image_is_a_clear_error(
     assert err.startswith("train: error: a validation fraction of 0.999 leaves no training")
     assert "lower train.validation_split" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == [params]
+
+
+def test_the_kept_initial_weights_are_where_training_started(data_dir: Path,
+                                                             tmp_path: Path) -> None:
+    """Lottery tickets start from init.npz: it must be the seed's real initialisation (what
+    ``initial_kernels`` regenerates from the seed alone, bit for bit), not the trained weights."""
+    from prunelab.retraining.controls import initial_kernels
+
+    params = write_params(tmp_path, dropout=0.2)
+    train_once(data_dir, tmp_path, params, seed=1)
+    kept = load_kernels(tmp_path / "init.npz")
+    regenerated = initial_kernels(1, 0.2)
+    assert [k.shape for k in kept] == [tuple(s) for s in KERNEL_SHAPES]
+    assert all(np.array_equal(a, b) for a, b in zip(kept, regenerated, strict=True))
+    trained = load_kernels(tmp_path / "dense.npz")
+    assert not any(np.array_equal(a, b) for a, b in zip(kept, trained, strict=True))

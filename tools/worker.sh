@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # One seed's share of the pipeline, for a worker in its own clone (`make worker SEED=<s>`):
-# train@<s>, calibrate@<s> and the seed's prune, reconstruct, finetune and gradual instances
+# train@<s>, calibrate@<s> and the seed's prune, reconstruct, finetune, gradual, scratch,
+# lottery and reinit instances
 # (with fetch_data, which they need), restored from the remote's run-cache where some worker
 # already ran them, then pushed with the run-cache to the default DVC remote. An aggregator
 # (`make aggregate`) then runs `dvc repro --pull`: every per-seed stage comes from the
-# run-cache, and only evaluate, sensitivity, benchmark, export_compact and plot run.
+# run-cache, and only evaluate, sensitivity, benchmark, frontier, export_compact and plot run.
 #
 # Rerunning a worker that died is safe: stages it finished are recorded in its clone (and, once
 # pushed, in the remote's run-cache), so only the rest runs. Two workers on one stage (both
@@ -25,11 +26,16 @@ try:
 except ParamsError as error:
     sys.exit(f'worker: error: {error}')
 "
+# A family with no instances (lottery.ks: []) matches nothing and is skipped: DVC would run the
+# whole pipeline for a lone pattern that matches nothing, but train@<s> always matches.
 dvc repro --pull --glob \
   "train@$seed" \
   "pipelines/reconstruct/dvc.yaml:calibrate@$seed" \
   "pipelines/prune/dvc.yaml:prune@*-$seed" \
   "pipelines/reconstruct/dvc.yaml:reconstruct@*-$seed" \
   "pipelines/finetune/dvc.yaml:finetune@*-$seed" \
-  "pipelines/finetune/dvc.yaml:gradual@*-$seed"
+  "pipelines/finetune/dvc.yaml:gradual@*-$seed" \
+  "pipelines/controls/dvc.yaml:scratch@*-$seed" \
+  "pipelines/controls/dvc.yaml:lottery@*-$seed" \
+  "pipelines/controls/dvc.yaml:reinit@*-$seed"
 dvc push --run-cache

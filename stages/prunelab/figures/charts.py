@@ -35,11 +35,17 @@ SCHEDULE_STYLE = {
     "untuned": {"linestyle": ":", "marker": "o"},
     "oneshot": {"linestyle": "-", "marker": "s"},
     "gradual": {"linestyle": "--", "marker": "^"},
+    "scratch": {"linestyle": "-.", "marker": "D"},
+    "lottery": {"linestyle": (0, (6, 2)), "marker": "*"},
+    "reinit": {"linestyle": (0, (1, 2)), "marker": "X"},
 }
 SCHEDULE_LABEL = {
     "untuned": "one-shot, no retraining",
     "oneshot": "one-shot + fine-tuning (mask fixed)",
     "gradual": "gradual (cubic schedule) + fine-tuning",
+    "scratch": "control: compact widths trained from scratch",
+    "lottery": "control: lottery ticket (mask on the initial weights), retrained",
+    "reinit": "control: same mask, random re-init, retrained",
 }
 # Where each method's k labels go, in points from the marker, so the curves' labels part.
 LABEL_OFFSETS = (((5, 4), "left"), ((-5, -12), "right"), ((5, -12), "left"), ((-5, 4), "right"))

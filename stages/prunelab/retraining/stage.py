@@ -1,5 +1,6 @@
 """The body both retraining stages share (``finetune``: one-shot, ``gradual``): read the start
-model and the training split, retrain, check the zero pattern, write the model and its log."""
+model and the training split, retrain, check the zero pattern, write the model and its log.
+The controls' stages have theirs in :mod:`prunelab.retraining.control_stage`."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prunelab.wiring.names import curve_name
+from prunelab.wiring.names import CONTROL_METHOD, curve_name
 from prunelab.wiring.params import Params
 
 # Decimal places of the headline figures: enough to see a change, few enough to read.
@@ -34,12 +34,18 @@ def oneshot_curves(params: Params) -> dict[str, list[int]]:
 
 
 def finetuned_curves(params: Params) -> dict[tuple[str, str], list[int]]:
-    """``{(schedule, method): ks ascending}`` of every retrained curve."""
-    return {
+    """``{(schedule, method): ks ascending}`` of every retrained curve: fine-tuned and gradual,
+    then the controls that have ks (:data:`prunelab.wiring.names.CONTROL_METHOD`)."""
+    curves = {
         (schedule, method): sorted(section.ks)
         for schedule, section in (("oneshot", params.finetune), ("gradual", params.gradual))
         for method in section.methods
     }
+    for schedule, section in (("scratch", params.scratch), ("lottery", params.lottery),
+                              ("reinit", params.lottery)):
+        if section.ks:
+            curves[(schedule, CONTROL_METHOD[schedule])] = sorted(section.ks)
+    return curves
 
 
 def k_key(k: int) -> str:

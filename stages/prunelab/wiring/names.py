@@ -11,13 +11,20 @@ PRUNE_METHODS = ("weight", "unit", "random", "global")
 # kept weights re-solved, units with the next matrix re-solved, and Wanda's scores.
 RECONSTRUCT_METHODS = ("weight_refit", "unit_refit", "wanda")
 # "oneshot": prune, then retrain with the mask fixed; "gradual": sparsity rises from 0 to k
-# along Zhu & Gupta's cubic schedule while training.
-FINETUNE_SCHEDULES = ("oneshot", "gradual")
+# along Zhu & Gupta's cubic schedule while training. The controls train for the dense network's
+# whole schedule: "scratch", unit pruning's compact widths from a fresh initialisation; "lottery",
+# weight pruning's mask on the seed's initial weights; "reinit", that mask on another
+# initialisation.
+FINETUNE_SCHEDULES = ("oneshot", "gradual", "scratch", "lottery", "reinit")
+# The pruning method whose networks each control stands beside (the one it takes its
+# architecture or mask from).
+CONTROL_METHOD = {"scratch": "unit", "lottery": "weight", "reinit": "weight"}
 # The layer-wise magnitude methods: the only ones pruning one matrix at a time (sensitivity)
 # and the ones worth timing (the baselines have the same sparsity patterns' statistics).
 SENSITIVITY_METHODS = ("weight", "unit")
 # The label a fine-tuning schedule gets after the method name in a curve's name.
-SCHEDULE_SUFFIX = {"oneshot": "ft", "gradual": "gradual"}
+SCHEDULE_SUFFIX = {"oneshot": "ft", "gradual": "gradual", "scratch": "scratch",
+                   "lottery": "lottery", "reinit": "reinit"}
 
 
 def curve_name(schedule: str | None, method: str) -> str:
@@ -37,4 +44,5 @@ def parse_curve_name(name: str) -> tuple[str | None, str]:
         return schedules[suffix], method
     if not plus and method:
         return None, method
-    raise ValueError(f"{name!r} is not a curve name: <method>, <method>+ft or <method>+gradual")
+    raise ValueError(f"{name!r} is not a curve name: <method> or <method>+<schedule>, the "
+                     f"schedule one of {', '.join(SCHEDULE_SUFFIX.values())}")

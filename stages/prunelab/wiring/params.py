@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from prunelab.wiring.names import (
+    CONTROL_METHOD,
     PRUNE_METHODS,
     RECONSTRUCT_METHODS,
     SENSITIVITY_METHODS,
@@ -82,9 +83,8 @@ def _unique_list(item: Field, what: str, *, may_be_empty: bool = False) -> Field
     return Field(check, f"{size} without duplicates of {what} ({item.allowed})")
 
 
-_PERCENTAGES = _unique_list(
-    Field(lambda v: _is_int(v) and 0 <= v < 100, "an integer in [0, 100)"), "percentages"
-)
+_PERCENTAGES_ITEM = Field(lambda v: _is_int(v) and 0 <= v < 100, "an integer in [0, 100)")
+_PERCENTAGES = _unique_list(_PERCENTAGES_ITEM, "percentages")
 
 
 def _is_curve_name(value: Any) -> bool:
@@ -97,7 +97,8 @@ def _is_curve_name(value: Any) -> bool:
     return True
 
 
-_CURVE = Field(_is_curve_name, "<method>, <method>+ft or <method>+gradual")
+_CURVE = Field(_is_curve_name, "<method>, <method>+ft, <method>+gradual, unit+scratch, "
+                               "weight+lottery or weight+reinit")
 
 SCHEMA: dict[str, dict[str, Field]] = {
     "data": {
@@ -141,6 +142,12 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "ks": _PERCENTAGES,
         "ramp": _number_in(0, 1, low_open=True, high_open=False),
         "updates": _int_at_least(1),
+    },
+    "scratch": {
+        "ks": _unique_list(_PERCENTAGES_ITEM, "percentages", may_be_empty=True),
+    },
+    "lottery": {
+        "ks": _unique_list(_PERCENTAGES_ITEM, "percentages", may_be_empty=True),
     },
     "sensitivity": {
         "methods": _unique_list(_one_of(SENSITIVITY_METHODS), "pruning methods"),
@@ -209,6 +216,14 @@ class GradualParams(Grid):
 
 
 @dataclass(frozen=True)
+class ControlParams:
+    """The ks of a control (``scratch``, ``lottery``); its method is fixed
+    (:data:`prunelab.wiring.names.CONTROL_METHOD`)."""
+
+    ks: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class BenchmarkParams:
     curves: tuple[str, ...]
     random_input_curves: tuple[str, ...]
@@ -228,6 +243,8 @@ class Params:
     reconstruct: ReconstructParams
     finetune: FinetuneParams
     gradual: GradualParams
+    scratch: ControlParams
+    lottery: ControlParams
     sensitivity: Grid
     benchmark: BenchmarkParams
 
@@ -277,7 +294,8 @@ def _validate(params: Any, source: str = "params.yaml") -> None:
             "digits; set train.flip_augment: false"
         )
     if not problems:
-        problems += _unpruned_finetune_starts(params) + _untimed_curves(params)
+        problems += (_unpruned_finetune_starts(params) + _controls_start_from_pruned_models(params)
+                     + _untimed_curves(params))
     if problems:
         raise ParamsError(f"{source} is invalid:\n  - " + "\n  - ".join(problems))
 
@@ -297,6 +315,8 @@ def build_params(raw: Any, source: str = "params.yaml") -> Params:
         reconstruct=ReconstructParams(**section("reconstruct")),
         finetune=FinetuneParams(**section("finetune")),
         gradual=GradualParams(**section("gradual")),
+        scratch=ControlParams(**section("scratch")),
+        lottery=ControlParams(**section("lottery")),
         sensitivity=Grid(**section("sensitivity")),
         benchmark=BenchmarkParams(**section("benchmark")),
     )
@@ -328,20 +348,48 @@ def _unpruned_finetune_starts(params: dict[str, dict[str, Any]]) -> list[str]:
     return problems
 
 
+def _controls_start_from_pruned_models(params: dict[str, dict[str, Any]]) -> list[str]:
+    """A control at k takes its architecture (scratch) or mask (lottery) from the prune stage's
+    model of its method at k, so that model must be one the prune stage makes."""
+    problems = []
+    for section, schedule in (("scratch", "scratch"), ("lottery", "lottery")):
+        method = CONTROL_METHOD[schedule]
+        ks = params[section]["ks"]
+        if ks and method not in params["prune"]["methods"]:
+            problems.append(f"'{section}.ks' needs {method!r} in prune.methods (it starts from "
+                            f"{method} pruning's models): add it, or set {section}.ks: []")
+            continue
+        absent = sorted(set(ks) - set(params["prune"]["ks"]))
+        if absent:
+            problems.append(f"'{section}.ks' has {absent}, which prune.ks lacks (it starts from "
+                            f"{method} pruning's models): add them to prune.ks")
+    return problems
+
+
+def _made_curve(params: dict[str, dict[str, Any]], schedule: str | None, method: str
+                ) -> tuple[bool, str]:
+    """Whether a stage makes the curve ``(schedule, method)``, and what to add if not."""
+    if schedule in CONTROL_METHOD:
+        section = "lottery" if schedule == "reinit" else schedule
+        made = method == CONTROL_METHOD[schedule] and bool(params[section]["ks"])
+        return made, f"a k to {section}.ks ({schedule} is of {CONTROL_METHOD[schedule]} only)"
+    sections = {None: ("prune", "reconstruct"), "oneshot": ("finetune",),
+                "gradual": ("gradual",)}[schedule]
+    made = any(method in params[section]["methods"] for section in sections)
+    return made, f"{method!r} to " + " or ".join(f"{section}.methods" for section in sections)
+
+
 def _untimed_curves(params: dict[str, dict[str, Any]]) -> list[str]:
     """Every curve the benchmark times must be one the pipeline makes, and the random-input
     curves a subset of the timed ones."""
-    sections = {None: ("prune", "reconstruct"), "oneshot": ("finetune",), "gradual": ("gradual",)}
     problems = []
     timed = params["benchmark"]["curves"]
     for name in timed:
-        schedule, method = parse_curve_name(name)
-        made_by = sections.get(schedule, ())
-        if not any(method in params[section]["methods"] for section in made_by):
-            where = " or ".join(f"{section}.methods" for section in made_by)
+        made, fix = _made_curve(params, *parse_curve_name(name))
+        if not made:
             problems.append(
-                f"'benchmark.curves' has {name!r}, which no stage makes: add {method!r} to "
-                f"{where} or drop {name!r} from benchmark.curves"
+                f"'benchmark.curves' has {name!r}, which no stage makes: add {fix} or drop "
+                f"{name!r} from benchmark.curves"
             )
     extra = [name for name in params["benchmark"]["random_input_curves"] if name not in timed]
     if extra:
