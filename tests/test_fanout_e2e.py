@@ -107,7 +107,7 @@ def model_hashes(repo: Path) -> dict[str, str]:
 # Reports that hold timings: the benchmark's, the fine-tuning seconds (json, table, figure), the
 # training reports' seconds.
 TIMED = ("metrics/benchmark.", "metrics/speedup", "metrics/speed.md", "metrics/finetune.",
-         "metrics/train/")
+         "metrics/controls.md", "metrics/frontier", "metrics/train/")
 
 
 def report_files(repo: Path) -> dict[str, bytes]:

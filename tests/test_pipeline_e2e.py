@@ -200,7 +200,9 @@ def test_experiment_with_a_changed_param(repo: Path) -> None:
     ran = stages_run(result.stdout)
     params = tiny_params()
     tuned = instances("finetune", params["finetune"]["methods"], [0, 90], [0, 1])
-    assert ran == tuned | instances("gradual", ["weight"], [90], [0, 1]) | {"evaluate", "plot"}
+    # The benchmark times the first seed's fine-tuned networks, and the frontier reads it.
+    assert ran == tuned | instances("gradual", ["weight"], [90], [0, 1]) | {
+        "evaluate", "benchmark", "frontier", "plot"}
     shown = json.loads(run(repo, "exp", "show", "--json").stdout)
     names = {exp.get("name") for rev in shown for exp in rev.get("experiments") or []}
     assert "longer-finetune" in names
@@ -228,18 +230,18 @@ def test_touching_the_pruning_core_leaves_data_training_and_fine_tuning_alone(re
         | {"sensitivity", "plot"}
     )
     ran = stages_run(run(repo, "repro").stdout)
-    # The pruned files come out the same, so no fine-tuning reruns (nor the benchmark): DVC
-    # compares each stage's deps when it gets there. (evaluate does rerun: the gradual runs'
-    # logs hold their new seconds.)
+    # The pruned files come out the same, so no fine-tuning or control reruns: DVC compares
+    # each stage's deps when it gets there. (evaluate, and the benchmark, which reads the first
+    # seed's model folders, do rerun: the gradual runs' logs there hold their new seconds.)
     assert not any(name.split("@")[0] in {"fetch_data", "train", "calibrate", "finetune",
-                                          "benchmark", "export_compact"}
+                                          "scratch", "lottery", "reinit", "export_compact"}
                    for name in ran), sorted(ran)
     assert "gradual@weight-90-0" in ran and "prune@weight-90-0" in ran
 
 
-def test_touching_the_figures_makes_only_plot_stale(repo: Path) -> None:
+def test_touching_the_figures_makes_only_the_figure_stages_stale(repo: Path) -> None:
     touch(repo, "figures/charts.py")
-    assert stale(repo) == {"plot"}
+    assert stale(repo) == {"plot", "frontier"}
 
 
 def test_bytecode_beside_the_code_changes_no_stage(repo: Path) -> None:
