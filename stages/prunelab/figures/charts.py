@@ -43,7 +43,7 @@ SCHEDULE_LABEL = {
     "untuned": "one-shot, no retraining",
     "oneshot": "one-shot + fine-tuning (mask fixed)",
     "gradual": "gradual (cubic schedule) + fine-tuning",
-    "scratch": "control: compact widths trained from scratch",
+    "scratch": "control: the same widths trained from scratch",
     "lottery": "control: lottery ticket (mask on the initial weights), retrained",
     "reinit": "control: same mask, random re-init, retrained",
 }
@@ -126,20 +126,28 @@ def accuracy_figure(
 
 
 def _recovery_curves(axis: Any, curves: dict[str, dict[int, dict]], color: Any) -> None:
-    """One method's curves, a line style per schedule; the retrained points labelled by k."""
+    """One method's curves, a line style per schedule; the retrained points labelled by k.
+
+    A scratch network has exactly the live units of unit pruning at its k but none of its dead
+    rows, so its own share of zeros is unit pruning's *effective* sparsity; it is drawn at the
+    one-shot network's sparsity of the same k (the same architecture), where it is compared.
+    """
     for schedule, entries in curves.items():
         ks = sorted(entries)
         if not ks:
             continue
+        placed = curves.get("untuned", {}) if schedule == "scratch" else entries
+        located = {k: {**entries[k], "sparsity": placed.get(k, entries[k])["sparsity"]}
+                   for k in ks}
         style = SCHEDULE_STYLE[schedule]
-        axis.plot([100 * entries[k]["sparsity"] for k in ks],
-                  [entries[k]["test_accuracy"] for k in ks], color=color,
+        axis.plot([100 * located[k]["sparsity"] for k in ks],
+                  [located[k]["test_accuracy"] for k in ks], color=color,
                   linestyle=style["linestyle"], marker=style["marker"], markersize=5,
                   label=SCHEDULE_LABEL[schedule])
-        draw_band(axis, entries, ks, color)
+        draw_band(axis, located, ks, color)
         if schedule != "untuned":
             for k in ks:
-                axis.annotate(f"{k}", (100 * entries[k]["sparsity"], entries[k]["test_accuracy"]),
+                axis.annotate(f"{k}", (100 * located[k]["sparsity"], located[k]["test_accuracy"]),
                               xytext=(-4, 5), textcoords="offset points", fontsize=8,
                               ha="right", color=color)
 
