@@ -31,7 +31,7 @@ dataset:
 
 # Validate first, so a bad value stops before DVC starts any stage.
 repro: setup
-	PYTHONPATH=stages $(PYTHON) -m prunelab.wiring.params params.yaml
+	PYTHONPATH=stages $(PYTHON) -m prunelab.schema.every_section params.yaml
 	dvc repro
 
 # One seed's stages on a worker, in its own clone with the shared DVC remote as default; then,

@@ -54,13 +54,17 @@ from typing import Any
 
 from prunelab.data.datasets import load_test
 from prunelab.model.weights import load_kernels
-from prunelab.speed.benchmarking import (
-    Benchmark,
-    csv_table,
-    image_inputs,
-    random_inputs,
-    run_meta,
-)
+from prunelab.schema.benchmark import BENCHMARK
+from prunelab.schema.data import DATA
+from prunelab.schema.finetune import FINETUNE
+from prunelab.schema.gradual import GRADUAL
+from prunelab.schema.lottery import LOTTERY
+from prunelab.schema.prune import PRUNE
+from prunelab.schema.reconstruct import RECONSTRUCT
+from prunelab.schema.scratch import SCRATCH
+from prunelab.speed.benchmarking import Benchmark, run_meta
+from prunelab.speed.inputs import image_inputs, random_inputs
+from prunelab.speed.scoring import csv_table
 from prunelab.stats.curves import speed_headlines, timed_networks
 from prunelab.wiring.atomic import json_bytes, write_files
 from prunelab.wiring.entry import prepare_tensorflow, run_stage
@@ -94,8 +98,10 @@ def main(argv: list[str] | None = None) -> int:
 def benchmark(args: argparse.Namespace, started: float) -> None:
     """Load the networks and the test images, time them, write the JSON, the CSV and the
     headlines."""
-    params = load_params(args.params)
-    seed = parse_seed("--seed", args.seed, params.train.seeds)
+    params = load_params(
+        args.params, DATA, PRUNE, RECONSTRUCT, FINETUNE, GRADUAL, SCRATCH, LOTTERY, BENCHMARK,
+    )
+    seed = parse_seed("--seed", args.seed, args.params)
     settings = params.benchmark
     paths = {}
     for curve, ks in timed_networks(params).items():

@@ -14,6 +14,9 @@ import sys
 
 from prunelab.data.calibration import calibration_bytes, calibration_indices
 from prunelab.data.datasets import load_train_split
+from prunelab.schema.data import DATA
+from prunelab.schema.reconstruct import RECONSTRUCT
+from prunelab.schema.train import TRAIN
 from prunelab.wiring import entry
 from prunelab.wiring.atomic import write_files
 from prunelab.wiring.params import load_params, parse_seed
@@ -28,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def calibrate(args: argparse.Namespace) -> None:
-    params = load_params(args.params)
-    seed = parse_seed("--seed", args.seed, params.train.seeds)
+    params = load_params(args.params, DATA, TRAIN, RECONSTRUCT)
+    seed = parse_seed("--seed", args.seed, args.params)
     train = load_train_split(args.data, params.data.train_images)
     # calibration_indices knows the fit part's size (it re-derives the validation split).
     with entry.input_problem("lower reconstruct.calibration_images (or raise data.train_images)"):

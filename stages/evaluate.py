@@ -28,6 +28,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from prunelab.schema.data import DATA
+from prunelab.schema.finetune import FINETUNE
+from prunelab.schema.gradual import GRADUAL
+from prunelab.schema.lottery import LOTTERY
+from prunelab.schema.prune import PRUNE
+from prunelab.schema.reconstruct import RECONSTRUCT
+from prunelab.schema.scratch import SCRATCH
+from prunelab.schema.train import TRAIN
 from prunelab.stats.curves import accuracy_headlines
 from prunelab.stats.evaluation import curves_csv, evaluate, plot_tables
 from prunelab.wiring import entry
@@ -54,7 +62,9 @@ OPTIONAL_OUTPUTS = {
 
 
 def run(args: argparse.Namespace) -> None:
-    params = load_params(args.params)
+    params = load_params(
+        args.params, DATA, TRAIN, PRUNE, RECONSTRUCT, FINETUNE, GRADUAL, SCRATCH, LOTTERY,
+    )
     document, finetune_document, curves = evaluate(
         params, args.data, args.models, args.pruned, args.finetuned
     )

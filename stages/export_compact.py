@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from prunelab.model.weights import load_kernels
+from prunelab.schema.prune import PRUNE
 from prunelab.wiring.atomic import replace_folder
 from prunelab.wiring.entry import prepare_tensorflow, run_stage
 from prunelab.wiring.layout import compact_model_path, pruned_path
@@ -31,8 +32,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def export(args: argparse.Namespace) -> None:
-    params = load_params(args.params)
-    seed = parse_seed("--seed", args.seed, params.train.seeds)
+    params = load_params(args.params, PRUNE)
+    seed = parse_seed("--seed", args.seed, args.params)
     ks = sorted(params.prune.ks) if "unit" in params.prune.methods else []
     # All of them before TensorFlow starts, so a bad file fails fast.
     pruned = [load_kernels(pruned_path(args.pruned_dir, seed, "unit", k)) for k in ks]

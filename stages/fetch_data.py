@@ -12,6 +12,7 @@ from pathlib import Path
 
 from prunelab.data.datasets import DATASETS
 from prunelab.data.fetch import FetchError, collect, write_atomically
+from prunelab.schema.data import DATA
 from prunelab.wiring import entry
 from prunelab.wiring.params import load_params
 
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def fetch_data(args: argparse.Namespace) -> None:
-    data = load_params(args.params).data
+    data = load_params(args.params, DATA).data
     spec = DATASETS[data.dataset]
     folders = [Path(data.local_dir)] if data.local_dir else []
     folders += [Path(d) for d in spec.system_dirs]

@@ -13,21 +13,44 @@ accuracy), both or none. Imports nothing of the pruning core: see ``prunelab.ret
 
 from __future__ import annotations
 
+import argparse
 import sys
+import time
 
-from prunelab.retraining.finetune import finetune_oneshot
-from prunelab.retraining.stage import retrain_stage, retraining_parser
+from prunelab.model.forward import accuracy_and_loss
+from prunelab.model.weights import load_kernels
+from prunelab.retraining.finetune import check_zero_pattern, finetune_oneshot
+from prunelab.retraining.stage_io import retraining_parser, training_split, write_model_and_log
+from prunelab.schema.data import DATA
+from prunelab.schema.finetune import FINETUNE
+from prunelab.schema.train import TRAIN
 from prunelab.wiring import entry
 from prunelab.wiring.names import PRUNE_METHODS, RECONSTRUCT_METHODS
+from prunelab.wiring.params import load_params
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = retraining_parser(__doc__, "a method of prune or reconstruct", "the pruned .npz")
+    parser = retraining_parser(__doc__, method_help="a method of prune or reconstruct",
+                               start="the pruned .npz")
     args = parser.parse_args(argv)
-    return entry.run_stage("finetune", lambda: retrain_stage(
-        args, "oneshot", PRUNE_METHODS + RECONSTRUCT_METHODS,
-        lambda start, _method, _k, seed, fit, params: finetune_oneshot(start, seed, fit, params),
-    ))
+    return entry.run_stage("finetune", lambda: finetune(args))
+
+
+def finetune(args: argparse.Namespace) -> None:
+    params = load_params(args.params, DATA, TRAIN, FINETUNE)
+    method, k, seed = entry.parse_instance(args, PRUNE_METHODS + RECONSTRUCT_METHODS)
+    pruned = load_kernels(args.start)
+    fit, val = training_split(args.data, params, seed)
+    import keras
+
+    keras.utils.set_random_seed(seed)  # dropout and shuffles, as in the train stage
+    started = time.perf_counter()
+    kernels, masks, steps = finetune_oneshot(pruned, seed, fit, params)
+    seconds = time.perf_counter() - started
+    check_zero_pattern(kernels, masks)
+    val_accuracy, _ = accuracy_and_loss(kernels, val.images, val.labels)
+    log = {"seconds": round(seconds, 2), "steps": steps, "val_accuracy": round(val_accuracy, 6)}
+    write_model_and_log(args.out, args.log, kernels, log, f"finetune: {method}-{k} seed {seed}")
 
 
 if __name__ == "__main__":

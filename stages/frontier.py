@@ -30,6 +30,15 @@ from prunelab.figures.frontier import (
     inputs_table,
 )
 from prunelab.figures.results import read_json
+from prunelab.schema.benchmark import BENCHMARK
+from prunelab.schema.data import DATA
+from prunelab.schema.finetune import FINETUNE
+from prunelab.schema.gradual import GRADUAL
+from prunelab.schema.lottery import LOTTERY
+from prunelab.schema.prune import PRUNE
+from prunelab.schema.reconstruct import RECONSTRUCT
+from prunelab.schema.scratch import SCRATCH
+from prunelab.schema.train import TRAIN
 from prunelab.stats.curves import SPEEDUP_DIGITS, timed_networks
 from prunelab.stats.frontier import answer_rows, frontier_points, headline_key
 from prunelab.wiring import entry
@@ -72,7 +81,10 @@ def accuracies(pruning: dict, finetune: dict, params: Params) -> dict[str, dict[
 
 def build(args: argparse.Namespace) -> dict[Path, bytes]:
     """Every output file's bytes."""
-    params = load_params(args.params)
+    params = load_params(
+        args.params, DATA, TRAIN, PRUNE, RECONSTRUCT, FINETUNE, GRADUAL, SCRATCH, LOTTERY,
+        BENCHMARK,
+    )
     pruning = read_json(args.pruning, "evaluate")
     finetune = read_json(args.finetune, "evaluate")
     benchmark = read_json(args.benchmark, "benchmark")

@@ -13,38 +13,42 @@ and ``--log`` (seconds, steps, epochs, restored epoch, validation accuracy), bot
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 from prunelab.model.weights import load_kernels
-from prunelab.retraining.control_stage import control_stage
-from prunelab.retraining.controls import reinitialised, ticket_start
+from prunelab.retraining.controls import reinitialised, ticket_start, train_control
+from prunelab.retraining.stage_io import retraining_parser, training_split, write_model_and_log
+from prunelab.schema.data import DATA
+from prunelab.schema.train import TRAIN
 from prunelab.wiring import entry
+from prunelab.wiring.params import load_params, parse_percent, parse_seed
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = entry.stage_parser(__doc__.split("\n\n")[0])
-    parser.add_argument("--k", required=True, help="the percentage of weights pruned")
-    parser.add_argument("--seed", required=True, help="one of train.seeds")
+    parser = retraining_parser(__doc__, method_help=None,
+                               mask="the weight-pruned .npz whose zero pattern is the mask")
     start_from = parser.add_mutually_exclusive_group(required=True)
     start_from.add_argument("--init", type=Path,
                             help="the seed's initial kernels (train stage): a lottery ticket")
     start_from.add_argument("--reinit", action="store_true",
                             help="a fresh initialisation instead: the control")
-    entry.add_path_arguments(parser, data="folder with the IDX files",
-                             mask="the weight-pruned .npz whose zero pattern is the mask",
-                             out="output .npz", log="output JSON log")
     args = parser.parse_args(argv)
+    return entry.run_stage("reinit" if args.reinit else "lottery", lambda: lottery(args))
 
-    def start(params, k, seed):
-        pruned = load_kernels(args.mask)
-        initial = (reinitialised(seed, params.train.dropout) if args.reinit
-                   else load_kernels(args.init))
-        kernels, masks = ticket_start(initial, pruned)
-        return kernels, masks, lambda trained: trained
 
-    schedule = "reinit" if args.reinit else "lottery"
-    return entry.run_stage(schedule, lambda: control_stage(args, schedule, start))
+def lottery(args: argparse.Namespace) -> None:
+    params = load_params(args.params, DATA, TRAIN)
+    k, seed = parse_percent("--k", args.k), parse_seed("--seed", args.seed, args.params)
+    fit, val = training_split(args.data, params, seed)
+    pruned = load_kernels(args.mask)
+    initial = (reinitialised(seed, params.train.dropout) if args.reinit
+               else load_kernels(args.init))
+    start, masks = ticket_start(initial, pruned)
+    label = f"{'reinit' if args.reinit else 'lottery'}: k {k} seed {seed}"
+    trained, log = train_control(start, masks, seed, fit, val, params, label)
+    write_model_and_log(args.out, args.log, trained, log, label)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,16 @@ from prunelab.figures.charts import (
 )
 from prunelab.figures.magnitudes import magnitude_figure
 from prunelab.model.weights import load_kernels
+from prunelab.schema.benchmark import BENCHMARK
+from prunelab.schema.data import DATA
+from prunelab.schema.finetune import FINETUNE
+from prunelab.schema.gradual import GRADUAL
+from prunelab.schema.lottery import LOTTERY
+from prunelab.schema.prune import PRUNE
+from prunelab.schema.reconstruct import RECONSTRUCT
+from prunelab.schema.scratch import SCRATCH
+from prunelab.schema.sensitivity import SENSITIVITY
+from prunelab.schema.train import TRAIN
 from prunelab.stats.curves import oneshot_curves
 from prunelab.wiring import entry
 from prunelab.wiring.atomic import write_files
@@ -86,7 +96,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def build(args: argparse.Namespace) -> dict[Path, bytes]:
     """Every output file's bytes, from the inputs the arguments name."""
-    params = load_params(args.params)
+    params = load_params(
+        args.params, DATA, TRAIN, PRUNE, RECONSTRUCT, FINETUNE, GRADUAL, SCRATCH, LOTTERY,
+        SENSITIVITY, BENCHMARK,
+    )
     oneshot = oneshot_curves(params)
     methods, ks = list(oneshot), sorted({k for ks in oneshot.values() for k in ks})
     seeds = params.train.seeds

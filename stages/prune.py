@@ -15,7 +15,6 @@ from prunelab.model.weights import load_kernels, save_kernels, zero_counts
 from prunelab.pruning.masks import prune_network
 from prunelab.wiring import entry
 from prunelab.wiring.names import PRUNE_METHODS
-from prunelab.wiring.params import load_params
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,8 +26,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def prune(args: argparse.Namespace) -> None:
-    params = load_params(args.params)
-    method, k, seed = entry.parse_instance(args, PRUNE_METHODS, params)
+    method, k, seed = entry.parse_instance(args, PRUNE_METHODS)
     kernels = prune_network(load_kernels(args.dense), method, k, seed=seed)
     save_kernels(kernels, args.out)
     print(f"prune: {method}-{k} seed {seed}: zeros per matrix {zero_counts(kernels)}")

@@ -16,6 +16,7 @@ import sys
 from prunelab.data.calibration import load_calibration
 from prunelab.model.weights import load_kernels, save_kernels, zero_counts
 from prunelab.pruning.reconstruct import reconstruct_network
+from prunelab.schema.reconstruct import RECONSTRUCT
 from prunelab.wiring import entry
 from prunelab.wiring.names import RECONSTRUCT_METHODS
 from prunelab.wiring.params import load_params
@@ -33,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def reconstruct(args: argparse.Namespace) -> None:
-    params = load_params(args.params)
-    method, k, seed = entry.parse_instance(args, RECONSTRUCT_METHODS, params)
+    params = load_params(args.params, RECONSTRUCT)
+    method, k, seed = entry.parse_instance(args, RECONSTRUCT_METHODS)
     dense = load_kernels(args.dense)
     calibration = load_calibration(args.calibration)
     settings = params.reconstruct

@@ -12,29 +12,34 @@ epochs, restored epoch, validation accuracy), both or none.
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from prunelab.model.weights import load_kernels
-from prunelab.retraining.control_stage import control_stage
-from prunelab.retraining.controls import embed, scratch_network
+from prunelab.retraining.controls import embed, scratch_network, train_control
+from prunelab.retraining.stage_io import retraining_parser, training_split, write_model_and_log
+from prunelab.schema.data import DATA
+from prunelab.schema.train import TRAIN
 from prunelab.wiring import entry
+from prunelab.wiring.params import load_params, parse_percent, parse_seed
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = entry.stage_parser(__doc__.split("\n\n")[0])
-    parser.add_argument("--k", required=True, help="the percentage of units unit pruning removed")
-    parser.add_argument("--seed", required=True, help="one of train.seeds")
-    entry.add_path_arguments(parser, data="folder with the IDX files",
-                             start="the unit-pruned .npz whose widths are trained",
-                             out="output .npz", log="output JSON log")
+    parser = retraining_parser(__doc__, method_help=None,
+                               start="the unit-pruned .npz whose widths are trained")
     args = parser.parse_args(argv)
+    return entry.run_stage("scratch", lambda: scratch(args))
 
-    def start(params, k, seed):
-        unit_pruned = load_kernels(args.start)
-        small, masks = scratch_network(unit_pruned, seed, params.train.dropout)
-        return small, masks, lambda trained: embed(trained, unit_pruned)
 
-    return entry.run_stage("scratch", lambda: control_stage(args, "scratch", start))
+def scratch(args: argparse.Namespace) -> None:
+    params = load_params(args.params, DATA, TRAIN)
+    k, seed = parse_percent("--k", args.k), parse_seed("--seed", args.seed, args.params)
+    unit_pruned = load_kernels(args.start)
+    fit, val = training_split(args.data, params, seed)
+    small, masks = scratch_network(unit_pruned, seed, params.train.dropout)
+    label = f"scratch: k {k} seed {seed}"
+    trained, log = train_control(small, masks, seed, fit, val, params, label)
+    write_model_and_log(args.out, args.log, embed(trained, unit_pruned), log, label)
 
 
 if __name__ == "__main__":

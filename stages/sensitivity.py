@@ -14,6 +14,9 @@ import argparse
 import sys
 
 from prunelab.data.datasets import load_test
+from prunelab.schema.data import DATA
+from prunelab.schema.sensitivity import SENSITIVITY
+from prunelab.schema.train import TRAIN
 from prunelab.stats.evaluation import load_dense
 from prunelab.stats.sensitivity import layer_sensitivity
 from prunelab.wiring import entry
@@ -23,7 +26,7 @@ from prunelab.wiring.params import load_params
 
 
 def run(args: argparse.Namespace) -> None:
-    params = load_params(args.params)
+    params = load_params(args.params, DATA, TRAIN, SENSITIVITY)
     test = load_test(args.data, params.data.test_images)
     dense = load_dense(args.models, params.train.seeds, args.data, test)
     settings = params.sensitivity

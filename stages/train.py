@@ -22,6 +22,8 @@ from prunelab.model.training import (
     train_keeping_best,
 )
 from prunelab.model.weights import kernels_bytes
+from prunelab.schema.data import DATA
+from prunelab.schema.train import TRAIN
 from prunelab.wiring import entry
 from prunelab.wiring.atomic import json_bytes, write_files
 from prunelab.wiring.machine import cpu_model
@@ -45,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(args: argparse.Namespace) -> None:
-    params = load_params(args.params)
-    seed = parse_seed("--seed", args.seed, params.train.seeds)
+    params = load_params(args.params, DATA, TRAIN)
+    seed = parse_seed("--seed", args.seed, args.params)
     settings = params.train
     entry.prepare_tensorflow()
     import keras

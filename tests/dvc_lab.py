@@ -40,9 +40,11 @@ def tiny_params() -> dict:
     return params
 
 
-def run(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """`dvc <args>` (or `git ...`) in ``repo``, with this interpreter's environment."""
-    env = dict(os.environ)
+def run(repo: Path, *args: str, check: bool = True, env: dict[str, str] | None = None
+        ) -> subprocess.CompletedProcess:
+    """`dvc <args>` (or `git ...`) in ``repo``, with this interpreter's environment and
+    ``env``."""
+    env = {**os.environ, **(env or {})}
     # The stages call `python`: it must be this interpreter, with dvc and tensorflow installed.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     env.update(
@@ -54,6 +56,12 @@ def run(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     if check and result.returncode != 0:
         pytest.fail(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def params_read_log(repo: Path) -> Path:
+    """Where the lab's first `dvc repro` logs every params value a stage reads (beside the
+    repository, so no stage sees it)."""
+    return repo.parent / "params-read.log"
 
 
 def stage_name(shown: str) -> str:

@@ -14,20 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prunelab.speed.benchmarking import (
-    INPUT_POOL,
-    DenseBaselines,
-    image_inputs,
-    random_inputs,
-    routes_for,
-    score_cell,
-    zero_input_shares,
-)
+from prunelab.schema.every_section import validate_file
+from prunelab.speed.benchmarking import routes_for
+from prunelab.speed.inputs import INPUT_POOL, image_inputs, random_inputs, zero_input_shares
+from prunelab.speed.scoring import DenseBaselines, score_cell
 from prunelab.speed.storage import compressed_bytes, csr_arrays, csr_bytes, storage_figures
 from prunelab.speed.timing import MIN_REPEATS, Timer, Timings, rewarm_calls
 from prunelab.stats.curves import speed_headlines
 from prunelab.wiring.machine import cpu_model
-from prunelab.wiring.params import load_params
 
 DENSE = ("numpy", "numpy-1t", "tf", "litert", "numba")
 DENSE_BIG_BATCH = ("numpy", "numpy-1t", "tf", "litert")  # no per-sample numba pass above 256
@@ -123,8 +117,8 @@ def test_speedups_of_a_cell_from_fake_timings():
     assert rows[1]["fastest_dense_ms"] == pytest.approx(1.1)
     assert rows[1]["library_dense_ms"] == pytest.approx(1.6)
     assert rows[1]["runtime"] == "numpy" and rows[1]["storage"] == "sparse"
-    project = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
-    params = replace(project, prune=replace(project.prune, ks=(90,)),
+    project = validate_file(Path(__file__).resolve().parents[1] / "params.yaml")
+    params = project.replace(prune=replace(project.prune, ks=(90,)),
                      benchmark=replace(project.benchmark, curves=("weight",),
                                        random_input_curves=(), batch_sizes=(1,)))
     assert speed_headlines({"weight": {"90": {"images": {"1": cell}}}}, params) == {

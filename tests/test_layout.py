@@ -18,7 +18,8 @@ ARROWS = {
     "pruning": {"data", "model", "wiring"},
     "retraining": {"data", "model", "pruning", "wiring"},
     "stats": {"data", "model", "pruning", "wiring"},
-    "speed": {"model", "stats", "wiring"},
+    "schema": {"wiring"},
+    "speed": {"model", "schema", "stats", "wiring"},
     "figures": {"pruning", "stats", "wiring"},
 }
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from prunelab.schema.every_section import validate_file
 from prunelab.stats.curves import (
     accuracy_headlines,
     finetuned_curves,
@@ -29,7 +30,7 @@ from prunelab.stats.curves import (
 )
 from prunelab.stats.frontier import TOLERANCES_PT, headline_key
 from prunelab.wiring.names import curve_name
-from prunelab.wiring.params import Params, load_params
+from prunelab.wiring.params import Params
 
 ROOT = Path(__file__).resolve().parents[1]
 # Files some stage writes that are reports: DVC must not show them as metrics.
@@ -81,7 +82,7 @@ def shown(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
         shutil.copy2(ROOT / name, repo / name)
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     dvc(repo, "init", "-q")
-    params = load_params(ROOT / "params.yaml")
+    params = validate_file(ROOT / "params.yaml")
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     pruning, finetune, benchmark = stand_in_reports(params)
     files = {Path(path): content for path, content in REPORTS.items()}

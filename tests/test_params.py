@@ -1,5 +1,5 @@
 """params.yaml validation: the real file passes; every error names the dotted key and the fix.
-What passes is frozen into typed, immutable sections."""
+What passes is frozen into typed, immutable sections; a stage gets the sections it asks for."""
 
 import copy
 import dataclasses
@@ -8,10 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from prunelab.wiring.params import SCHEMA, ParamsError, build_params, load_params
+from prunelab.schema.benchmark import BENCHMARK
+from prunelab.schema.every_section import SECTIONS, validate_file
+from prunelab.schema.train import TRAIN
+from prunelab.wiring.params import ParamsError, build_params, load_params, validate_whole
 
 PROJECT_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 REAL = yaml.safe_load(PROJECT_PARAMS.read_text())
+SCHEMA = {section.name: section.fields for section in SECTIONS}
 KS_ALLOWED = "a non-empty list without duplicates of percentages (an integer in [0, 100))"
 
 
@@ -22,10 +26,16 @@ def params() -> dict:
 
 def _error(params) -> str:
     with pytest.raises(ParamsError) as info:
-        build_params(params, "p.yaml")
+        validate_whole(params, SECTIONS, "p.yaml")
     message = str(info.value)
     assert message.startswith("p.yaml")
     return message
+
+
+def _valid(params):
+    """The whole-file check passes; every section frozen."""
+    validate_whole(params, SECTIONS)
+    return build_params(params, SECTIONS)
 
 
 def _frozen(value):
@@ -33,25 +43,48 @@ def _frozen(value):
 
 
 def test_real_params_file_is_valid():
-    loaded = load_params(PROJECT_PARAMS)
-    # Every section and key of the schema, in its order, holding the file's value.
-    assert [field.name for field in dataclasses.fields(loaded)] == list(SCHEMA)
+    loaded = validate_file(PROJECT_PARAMS)
+    # Every section and key of the schema, in the file's order, holding the file's value.
+    assert list(SCHEMA) == list(REAL)
     for name, keys in SCHEMA.items():
         section = getattr(loaded, name)
         assert [field.name for field in dataclasses.fields(section)] == list(keys)
         assert dataclasses.asdict(section) == {k: _frozen(v) for k, v in REAL[name].items()}
-    assert {"data", "train", "prune"} <= set(SCHEMA)
 
 
 def test_build_params_freezes_every_section(params):
-    built = build_params(params)
+    built = build_params(params, SECTIONS)
     assert built.train.seeds == (0, 1, 2) and built.benchmark.batch_sizes == (1, 256)
     assert built.prune.methods == ("weight", "unit", "random", "global")
     assert built.reconstruct.calibration_images == 4096 and built.reconstruct.refit_logits is True
     assert built.data.dataset == "fashion-mnist" and built.finetune.learning_rate == 0.002
     with pytest.raises(dataclasses.FrozenInstanceError):
         built.train.epochs = 1  # type: ignore[misc]
-    assert hash(built) == hash(build_params(copy.deepcopy(REAL)))
+
+
+def test_a_stage_gets_only_the_sections_it_loads(params):
+    """A stage validates and holds its own sections: a bad value elsewhere is the validation
+    stage's to report, and reading a section not loaded names the fix."""
+    params["prune"]["ks"] = [100]
+    built = build_params(params, (TRAIN, BENCHMARK))
+    assert built.train.epochs == 24 and built.benchmark.repeats == 30
+    with pytest.raises(ParamsError, match="section 'prune' of params.yaml was not loaded: pass "
+                                          "prunelab.schema.prune.PRUNE to load_params"):
+        built.prune  # noqa: B018
+    params["train"]["epochs"] = 0
+    with pytest.raises(ParamsError, match="'train.epochs' is 0"):
+        build_params(params, (TRAIN,))
+
+
+def test_read_log_records_each_value_read(params, tmp_path, monkeypatch):
+    from prunelab.wiring.params import READ_LOG_ENV
+
+    log = tmp_path / "reads.log"
+    monkeypatch.setenv(READ_LOG_ENV, str(log))
+    built = build_params(params, (TRAIN, BENCHMARK))
+    assert built.train.epochs == 24 and built.benchmark.curves[0] == "weight"
+    scripts_and_keys = [line.split("\t") for line in log.read_text().splitlines()]
+    assert [key for _, key in scripts_and_keys] == ["train.epochs", "benchmark.curves"]
 
 
 def test_unknown_section(params):
@@ -176,7 +209,7 @@ def test_boundary_values_accepted(params, section, key, value):
     if (section, key) == ("prune", "ks"):
         params["finetune"]["ks"] = value  # fine-tuning starts from these one-shot models
         params["scratch"]["ks"] = [99]  # so do the controls
-    assert getattr(getattr(build_params(params), section), key) == _frozen(value)
+    assert getattr(getattr(_valid(params), section), key) == _frozen(value)
 
 
 def test_finetuning_needs_its_one_shot_models(params):
@@ -190,7 +223,7 @@ def test_finetuning_needs_its_one_shot_models(params):
 def test_reconstruction_methods_can_be_fine_tuned_and_timed(params):
     params["finetune"].update(methods=["weight", "unit_refit"], ks=[0, 90])
     params["benchmark"]["curves"] = ["weight", "unit", "weight+ft", "unit_refit+ft"]
-    built = build_params(params)
+    built = _valid(params)
     assert built.finetune.methods == ("weight", "unit_refit")
     assert built.benchmark.curves == ("weight", "unit", "weight+ft", "unit_refit+ft")
 
@@ -256,7 +289,7 @@ def test_controls_may_be_switched_off_and_then_not_timed(params):
     assert ("'benchmark.curves' has 'unit+scratch', which no stage makes: add a k to "
             "scratch.ks") in message
     params["benchmark"]["curves"].remove("unit+scratch")
-    built = build_params(params)
+    built = _valid(params)
     assert built.scratch.ks == () and built.lottery.ks == ()
 
 
@@ -324,14 +357,16 @@ def test_several_problems_reported_together(params):
 @pytest.mark.parametrize("value", [None, [], "data: x", 3])
 def test_not_a_mapping(value):
     with pytest.raises(ParamsError, match="expected a mapping of sections"):
-        build_params(value)
+        build_params(value, SECTIONS)
+    with pytest.raises(ParamsError, match="expected a mapping of sections"):
+        validate_whole(value, SECTIONS)
 
 
 def test_load_params_invalid_yaml(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("train:\n  epochs: [1, 2\n")
     with pytest.raises(ParamsError) as info:
-        load_params(path)
+        load_params(path, TRAIN)
     assert str(info.value).startswith(f"{path}: not valid YAML")
 
 
@@ -339,13 +374,13 @@ def test_load_params_empty_file(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("")
     with pytest.raises(ParamsError, match="expected a mapping of sections"):
-        load_params(path)
+        load_params(path, TRAIN)
 
 
 def test_load_params_missing_file(tmp_path):
     path = tmp_path / "nope.yaml"
     with pytest.raises(ParamsError) as info:
-        load_params(path)
+        load_params(path, TRAIN)
     assert str(info.value) == f"{path}: no such params file (run from the project root)"
 
 
@@ -355,6 +390,6 @@ def test_load_params_reports_the_path_and_key(tmp_path):
     path = tmp_path / "custom.yaml"
     path.write_text(yaml.safe_dump(params))
     with pytest.raises(ParamsError) as info:
-        load_params(path)
+        load_params(path, TRAIN)
     assert str(info.value).startswith(f"{path} is invalid:")
     assert "'train.epochs' is 'ten'" in str(info.value)

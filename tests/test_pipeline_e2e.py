@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from dvc_lab import (
     every_stage,
+    params_read_log,
     restore,
     run,
     stage_name,
@@ -20,6 +21,7 @@ from dvc_lab import (
     tiny_params,
     write_params,
 )
+from pipeline_code import undeclared_param_reads, unread_declared_params
 
 from prunelab.model.forward import forward
 from prunelab.model.weights import load_kernels
@@ -185,13 +187,20 @@ def test_adding_a_k_to_a_control_trains_only_its_instances(repo: Path, section: 
     assert ran == new | {"evaluate", "benchmark", "frontier", "plot"}
 
 
-def test_bad_params_stop_before_any_work(repo: Path) -> None:
+@pytest.mark.parametrize(("section", "key", "value"), [
+    ("prune", "ks", [0, 50, 100]),
+    # Read only by the benchmark, the last costly stage: still stopped before fine-tuning reruns.
+    ("benchmark", "repeats", 0),
+])
+def test_bad_params_stop_before_any_work(repo: Path, section: str, key: str, value) -> None:
     params = tiny_params()
-    params["prune"]["ks"] = [0, 50, 100]
+    params[section][key] = value
+    params["finetune"]["epochs"] = 2  # makes every finetune instance stale
     write_params(repo, params)
     result = run(repo, "repro", check=False)
     assert result.returncode != 0
-    assert "prune.ks" in result.stdout + result.stderr
+    assert f"{section}.{key}" in result.stdout + result.stderr
+    assert stages_run(result.stdout) == {"validate_params"}
     assert not (repo / "data/pruned/seed-0/weight/100.npz").exists()
 
 
@@ -256,3 +265,40 @@ def test_bytecode_beside_the_code_changes_no_stage(repo: Path) -> None:
     finally:
         (cache / "params.cpython-311.pyc").unlink()
         cache.rmdir()
+
+
+def test_every_param_a_stage_reads_is_declared(lab: tuple[Path, str]) -> None:
+    """The first repro logged every params value each stage read: a value read but not declared
+    in dvc.yaml leaves the stage stale when it changes (the benchmark once read scratch.ks so);
+    one declared but never read reruns it for nothing."""
+    repo = lab[0]  # its dvc.yaml files as the project's, with an instance of every stage
+    reads = [tuple(line.split("\t")) for line in params_read_log(repo).read_text().splitlines()]
+    assert {script for script, _ in reads} >= {"stages/train.py", "stages/lottery.py"}
+    assert undeclared_param_reads(repo, reads) == {}
+    assert unread_declared_params(repo, reads) == {}
+
+
+def test_editing_a_section_schema_makes_only_its_readers_stale(repo: Path) -> None:
+    """The benchmark section's schema is read by the stages that load that section, and by the
+    validation stage (seconds, its output unchanged while the params are valid)."""
+    touch(repo, "schema/benchmark.py")
+    assert stale(repo) == {"validate_params", "benchmark", "frontier", "plot"}
+    ran = stages_run(run(repo, "repro").stdout)
+    assert ran == {"validate_params", "benchmark", "frontier", "plot"}
+
+
+def test_a_new_params_section_reruns_only_the_validation(repo: Path) -> None:
+    """An extension's new section, with its schema module registered: no existing stage reads
+    it, so only the (seconds-long) validation stage reruns, and its output is unchanged."""
+    path = repo / "stages/prunelab/schema/every_section.py"
+    text = path.read_text()
+    path.write_text(text.replace(
+        "SECTIONS: tuple[Section, ...] = (",
+        'EXTRA = Section("extra", {"size": int_at_least(1)}, dict)\n'
+        "SECTIONS: tuple[Section, ...] = (EXTRA, ").replace(
+        "    build_params,", "    build_params,\n    int_at_least,"))
+    params = tiny_params()
+    params["extra"] = {"size": 3}
+    write_params(repo, params)
+    assert stale(repo) == {"validate_params"}
+    assert stages_run(run(repo, "repro").stdout) == {"validate_params"}

@@ -132,22 +132,6 @@ def test_stage_rejects_bad_method_k_or_seed(workdir: Path, args: list[str], mess
     assert not out.exists() and not out.parent.exists()
 
 
-def test_stage_validates_params_before_anything(workdir: Path, tmp_path: Path) -> None:
-    params = (workdir / "params.yaml").read_text()
-    params = params.replace("methods: [weight, unit, random, global]", "methods: [magnitude]")
-    assert "magnitude" in params
-    (tmp_path / "params.yaml").write_text(params)
-    out = tmp_path / "out.npz"
-    # A missing weights file and a bad --k: the params error must be the one reported.
-    result = run_stage(
-        tmp_path, "--method", "weight", "--k", "500", "--seed", "4",
-        "--dense", str(tmp_path / "none.npz"), "--out", str(out),
-    )
-    assert result.returncode == 1
-    assert "prune.methods" in result.stderr and "--k" not in result.stderr
-    assert not out.exists()
-
-
 def test_stage_reports_a_missing_model_and_writes_nothing(workdir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out" / "50.npz"
     missing = tmp_path / "models" / "seed-4" / "dense.npz"

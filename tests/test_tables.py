@@ -17,9 +17,9 @@ from prunelab.figures.tables import (
     speed_table,
     training_table,
 )
+from prunelab.schema.every_section import validate_file
 from prunelab.stats.curves import accuracy_headlines, speed_headlines, timed_networks
 from prunelab.stats.evaluation import curves_csv, plot_tables
-from prunelab.wiring.params import load_params
 
 
 def entry(sparsity: float, accuracy: float, low: float, high: float, **more) -> dict:
@@ -132,9 +132,8 @@ def test_training_table_writes_a_row_per_seed_split_and_epoch() -> None:
     ]
 
 
-PROJECT = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
-PARAMS = replace(
-    PROJECT,
+PROJECT = validate_file(Path(__file__).resolve().parents[1] / "params.yaml")
+PARAMS = PROJECT.replace(
     prune=replace(PROJECT.prune, methods=("weight",), ks=(50, 0)),
     reconstruct=replace(PROJECT.reconstruct, methods=("weight_refit",), ks=(50,)),
     finetune=replace(PROJECT.finetune, methods=("weight",), ks=(50,)),

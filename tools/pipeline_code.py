@@ -21,7 +21,7 @@ import posixpath
 import re
 import shlex
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +148,8 @@ class Stage:
     deps: list[str]
     wdir: str = "."  # relative to the project root
     deps_owner: str = ""  # the first stage using this deps list (YAML anchors share lists)
+    # The params it declares: dotted keys or whole sections of params.yaml; "*" for a whole file.
+    params: list[str] = field(default_factory=list)
 
 
 def _lookup(context: dict[str, Any], dotted: str) -> Any:
@@ -234,11 +236,59 @@ def _file_stages(root: Path, dvc_yaml: Path) -> list[Stage]:
                 deps=[next(iter(d)) if isinstance(d, dict) else d
                       for d in interpolate(body.get("deps") or [], context)],
                 wdir=wdir,
+                params=_declared_params(body.get("params") or []),
             ))
     for stage in stages:
         key = stage.definition.rsplit(":", 1)[-1]
         stage.deps_owner = deps_owner[id(pipeline["stages"][key].get("deps"))][0]
     return stages
+
+
+def _declared_params(entries: list[Any]) -> list[str]:
+    """A stage's `params:` list flattened: `train.seeds` or `benchmark` as written; a
+    `<file>:` mapping with no keys (every param of the file) as "*"."""
+    declared: list[str] = []
+    for entry in entries:
+        if isinstance(entry, str):
+            declared.append(entry)
+            continue
+        for keys in entry.values():
+            declared.extend(keys or ["*"])
+    return declared
+
+
+def undeclared_param_reads(root: Path, reads: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Per stage script, the params it read (``(script, dotted key)`` pairs, from the read log
+    of ``prunelab.wiring.params``) that no stage running that script declares: editing such a
+    value would leave the stage's outputs stale."""
+    declared: dict[str, set[str]] = {}
+    for stage in load_stages(root):
+        for script in stage_entry_points(stage, root):
+            declared.setdefault(relative(script, root), set()).update(stage.params)
+    undeclared: dict[str, set[str]] = {}
+    for script, key in reads:
+        section = key.split(".", 1)[0]
+        keys = declared.get(script, set())
+        if not keys & {key, section, "*"}:
+            undeclared.setdefault(script, set()).add(key)
+    return {script: sorted(keys) for script, keys in sorted(undeclared.items())}
+
+
+def unread_declared_params(root: Path, reads: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """The other direction: per stage script, declared params it never read (a change to them
+    reruns it for nothing). A whole section counts as read when any of its keys is."""
+    read: dict[str, set[str]] = {}
+    for script, key in reads:
+        read.setdefault(script, set()).update({key, key.split(".", 1)[0], "*"})
+    unread: dict[str, set[str]] = {}
+    for stage in load_stages(root):
+        for script in stage_entry_points(stage, root):
+            name = relative(script, root)
+            # "*" is the validation stage's: it checks every value and reads none.
+            missing = set(stage.params) - read.get(name, set()) - {"*"}
+            if missing:
+                unread.setdefault(name, set()).update(missing)
+    return {script: sorted(keys) for script, keys in sorted(unread.items())}
 
 
 def stage_entry_points(stage: Stage, root: Path) -> list[Path]:

@@ -20,11 +20,14 @@ fi
 # before any work.
 PYTHONPATH=stages python -c "
 import sys
-from prunelab.wiring.params import load_params, parse_seed, ParamsError
+from prunelab.schema.every_section import validate_file
+from prunelab.wiring.params import ParamsError
 try:
-    parse_seed('SEED', '$seed', load_params('params.yaml').train.seeds)
+    seeds = validate_file('params.yaml').train.seeds
 except ParamsError as error:
     sys.exit(f'worker: error: {error}')
+if $seed not in seeds:
+    sys.exit(f'worker: error: seed $seed is not one of train.seeds {list(seeds)}')
 "
 # A family with no instances (lottery.ks: []) matches nothing and is skipped: DVC would run the
 # whole pipeline for a lone pattern that matches nothing, but train@<s> always matches.

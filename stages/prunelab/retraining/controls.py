@@ -17,14 +17,21 @@ imported inside the functions, so importing this module stays cheap.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from prunelab.data.datasets import Split
 from prunelab.model.structure import live_blocks
 from prunelab.model.training import BestEpoch, EpochScores, Trainer, steps_per_epoch
-from prunelab.retraining.finetune import submatrices, write_back, zero_pattern
+from prunelab.retraining.finetune import (
+    check_zero_pattern,
+    submatrices,
+    write_back,
+    zero_pattern,
+)
 from prunelab.wiring.params import Params
 
 #: The reinitialised control draws its weights with seed ``REINIT_SEED_OFFSET + seed``: another
@@ -107,3 +114,25 @@ def train_masked(start: list[np.ndarray], masks: list[np.ndarray], seed: int, fi
     best = train_keeping_best(trainer, model, fit, val, settings.epochs, seed,
                               settings.flip_augment, report)
     return write_back(best.kernels, start, masks), best, steps
+
+
+def train_control(start: list[np.ndarray], masks: list[np.ndarray], seed: int, fit: Split,
+                  val: Split, params: Params, label: str
+                  ) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """:func:`train_masked` with Keras' random state set to ``seed`` first (dropout and the
+    training loop, as in the train stage), one line printed per epoch, and the zero pattern
+    checked; returns the trained kernels and their log (seconds, optimiser steps, epochs,
+    restored epoch, validation accuracy)."""
+    import keras
+
+    def report(scores: EpochScores) -> None:
+        print(f"{label}: epoch {scores.epoch + 1}: loss {scores.loss:.4f}, "
+              f"val_accuracy {scores.val_accuracy:.4f}", flush=True)
+
+    keras.utils.set_random_seed(seed)
+    started = time.perf_counter()
+    trained, best, steps = train_masked(start, masks, seed, fit, val, params, report)
+    seconds = time.perf_counter() - started
+    check_zero_pattern(trained, masks)
+    return trained, {"seconds": round(seconds, 2), "steps": steps, "epochs": params.train.epochs,
+                     "best_epoch": best.epoch + 1, "val_accuracy": round(best.val_accuracy, 6)}

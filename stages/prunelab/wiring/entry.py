@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from prunelab.wiring.errors import IdxError, StageError, WeightsError
-from prunelab.wiring.params import Params, ParamsError, parse_choice, parse_percent, parse_seed
+from prunelab.wiring.params import ParamsError, parse_choice, parse_percent, parse_seed
 
 KNOWN_ERRORS = (StageError, ParamsError, WeightsError, IdxError)
 
@@ -78,13 +78,11 @@ def add_instance_arguments(parser: argparse.ArgumentParser, method_help: str) ->
     parser.add_argument("--seed", required=True, help="the model's training seed")
 
 
-def parse_instance(
-    args: argparse.Namespace, methods: tuple[str, ...], params: Params
-) -> tuple[str, int, int]:
+def parse_instance(args: argparse.Namespace, methods: tuple[str, ...]) -> tuple[str, int, int]:
     """The checked ``(method, k, seed)`` of :func:`add_instance_arguments`, in that order."""
     method = parse_choice("--method", args.method, methods)
     k = parse_percent("--k", args.k)
-    seed = parse_seed("--seed", args.seed, params.train.seeds)
+    seed = parse_seed("--seed", args.seed, args.params)
     return method, k, seed
 
 

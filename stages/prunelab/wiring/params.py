@@ -1,15 +1,23 @@
-"""Loading and validation of ``params.yaml``: the one place that knows its schema.
+"""Reading ``params.yaml`` and validating the sections a stage reads.
 
-Every stage calls :func:`load_params` first, so a typo or an out-of-range value stops the
-pipeline with a message naming the key and the allowed values before any work is done. What it
-returns is a :class:`Params`: frozen dataclasses, one per section, lists made tuples, so no
-stage can change a setting or misspell a key.
+Each section's schema lives in its own module, ``prunelab.schema.<section>``, as a
+:class:`Section`; a stage passes the sections it reads to :func:`load_params` and gets a
+:class:`Params` holding exactly those, frozen (lists made tuples), so no stage can change a
+setting, misspell a key, or read a section it did not ask for. A stage therefore runs (and
+declares as DVC deps) the schema modules of its own sections only: editing one section's schema
+reruns the stages that read that section, not the whole pipeline. The whole file, cross-section
+rules included, is checked by :mod:`prunelab.schema.every_section` (the ``validate_params`` stage
+at the root of the DAG, and ``make repro`` before DVC starts).
+
+Every problem names its dotted key and what is allowed. This module knows no section by name.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,16 +25,9 @@ from typing import Any
 
 import yaml
 
-from prunelab.wiring.names import (
-    CONTROL_METHOD,
-    PRUNE_METHODS,
-    RECONSTRUCT_METHODS,
-    SENSITIVITY_METHODS,
-    parse_curve_name,
-)
-
-DATASETS = ("fashion-mnist", "mnist")
-LR_SCHEDULES = ("constant", "cosine")
+# When set, every params value a stage reads is appended to this file as "<script>\t<key>":
+# tests/test_params_declared.py compares that with what each stage declares in dvc.yaml.
+READ_LOG_ENV = "PRUNELAB_PARAMS_READ_LOG"
 
 
 class ParamsError(ValueError):
@@ -41,19 +42,19 @@ class Field:
     allowed: str
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+    return (is_int(value) or isinstance(value, float)) and math.isfinite(value)
 
 
-def _int_at_least(low: int) -> Field:
-    return Field(lambda v: _is_int(v) and v >= low, f"an integer >= {low}")
+def int_at_least(low: int) -> Field:
+    return Field(lambda v: is_int(v) and v >= low, f"an integer >= {low}")
 
 
-def _number_in(low: float, high: float, *, low_open: bool, high_open: bool) -> Field:
+def number_in(low: float, high: float, *, low_open: bool, high_open: bool) -> Field:
     def check(value: Any) -> bool:
         if not _is_number(value):
             return False
@@ -66,11 +67,11 @@ def _number_in(low: float, high: float, *, low_open: bool, high_open: bool) -> F
     return Field(check, f"a number in {left}{low}, {high}{right}")
 
 
-def _one_of(choices: tuple[str, ...]) -> Field:
+def one_of(choices: tuple[str, ...]) -> Field:
     return Field(lambda v: v in choices, "one of " + ", ".join(repr(c) for c in choices))
 
 
-def _unique_list(item: Field, what: str, *, may_be_empty: bool = False) -> Field:
+def unique_list(item: Field, what: str, *, may_be_empty: bool = False) -> Field:
     def check(value: Any) -> bool:
         return (
             isinstance(value, list)
@@ -83,106 +84,24 @@ def _unique_list(item: Field, what: str, *, may_be_empty: bool = False) -> Field
     return Field(check, f"{size} without duplicates of {what} ({item.allowed})")
 
 
-_PERCENTAGES_ITEM = Field(lambda v: _is_int(v) and 0 <= v < 100, "an integer in [0, 100)")
-_PERCENTAGES = _unique_list(_PERCENTAGES_ITEM, "percentages")
+BOOLEAN = Field(lambda v: isinstance(v, bool), "true or false")
+PERCENTAGE = Field(lambda v: is_int(v) and 0 <= v < 100, "an integer in [0, 100)")
+PERCENTAGES = unique_list(PERCENTAGE, "percentages")
 
-
-def _is_curve_name(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        parse_curve_name(value)
-    except ValueError:
-        return False
-    return True
-
-
-_CURVE = Field(_is_curve_name, "<method>, <method>+ft, <method>+gradual, unit+scratch, "
-                               "weight+lottery or weight+reinit")
-
-SCHEMA: dict[str, dict[str, Field]] = {
-    "data": {
-        "dataset": _one_of(DATASETS),
-        "local_dir": Field(lambda v: isinstance(v, str), 'a folder path as a string ("" to skip)'),
-        "train_images": _int_at_least(0),
-        "test_images": _int_at_least(0),
-    },
-    "train": {
-        "seeds": _unique_list(_int_at_least(0), "seeds"),
-        "epochs": _int_at_least(1),
-        "batch_size": _int_at_least(1),
-        "learning_rate": _number_in(0, 1, low_open=True, high_open=False),
-        "lr_schedule": _one_of(LR_SCHEDULES),
-        "weight_decay": _number_in(0, 1, low_open=False, high_open=True),
-        "dropout": _number_in(0, 1, low_open=False, high_open=True),
-        "validation_split": _number_in(0, 1, low_open=True, high_open=True),
-        "flip_augment": Field(lambda v: isinstance(v, bool), "true or false"),
-    },
-    "prune": {
-        "methods": _unique_list(_one_of(PRUNE_METHODS), "pruning methods"),
-        "ks": _PERCENTAGES,
-    },
-    "reconstruct": {
-        "methods": _unique_list(_one_of(RECONSTRUCT_METHODS), "pruning methods"),
-        "ks": _PERCENTAGES,
-        "calibration_images": _int_at_least(1),
-        "ridge": _number_in(0, 1, low_open=False, high_open=True),
-        "refit_logits": Field(lambda v: isinstance(v, bool), "true or false"),
-    },
-    "finetune": {
-        "methods": _unique_list(_one_of(PRUNE_METHODS + RECONSTRUCT_METHODS), "pruning methods"),
-        "ks": _PERCENTAGES,
-        "epochs": _int_at_least(1),
-        "batch_size": _int_at_least(1),
-        "learning_rate": _number_in(0, 1, low_open=True, high_open=False),
-        "dropout": _number_in(0, 1, low_open=False, high_open=True),
-    },
-    "gradual": {
-        "methods": _unique_list(_one_of(PRUNE_METHODS), "pruning methods"),
-        "ks": _PERCENTAGES,
-        "ramp": _number_in(0, 1, low_open=True, high_open=False),
-        "updates": _int_at_least(1),
-    },
-    "scratch": {
-        "ks": _unique_list(_PERCENTAGES_ITEM, "percentages", may_be_empty=True),
-    },
-    "lottery": {
-        "ks": _unique_list(_PERCENTAGES_ITEM, "percentages", may_be_empty=True),
-    },
-    "sensitivity": {
-        "methods": _unique_list(_one_of(SENSITIVITY_METHODS), "pruning methods"),
-        "ks": _PERCENTAGES,
-    },
-    "benchmark": {
-        "curves": _unique_list(_CURVE, "curve names"),
-        "random_input_curves": _unique_list(_CURVE, "curve names", may_be_empty=True),
-        "batch_sizes": _unique_list(_int_at_least(1), "batch sizes"),
-        "repeats": _int_at_least(3),
-        "warmup": _int_at_least(0),
-        "cell_budget_s": _number_in(0, 60, low_open=True, high_open=False),
-    },
-}
+# Whole-file rules of a section that refer to other sections: the raw file in, problems out.
+CrossCheck = Callable[[dict[str, Any]], list[str]]
 
 
 @dataclass(frozen=True)
-class DataParams:
-    dataset: str
-    local_dir: str
-    train_images: int
-    test_images: int
+class Section:
+    """One section of ``params.yaml``: its keys' fields, the frozen dataclass its values become
+    (built with the keys as keywords, lists made tuples), and its rules that refer to other
+    sections (checked with the whole file only)."""
 
-
-@dataclass(frozen=True)
-class TrainParams:
-    seeds: tuple[int, ...]
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    lr_schedule: str
-    weight_decay: float
-    dropout: float
-    validation_split: float
-    flip_augment: bool
+    name: str
+    fields: dict[str, Field]
+    values: type
+    cross_checks: tuple[CrossCheck, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -194,59 +113,41 @@ class Grid:
     ks: tuple[int, ...]
 
 
-@dataclass(frozen=True)
-class ReconstructParams(Grid):
-    calibration_images: int
-    ridge: float
-    refit_logits: bool
+class _RecordedSection:
+    """A section's values that append each key read to the read log (see :data:`READ_LOG_ENV`)."""
+
+    def __init__(self, name: str, values: Any, log: Path) -> None:
+        self._name, self._values, self._log = name, values, log
+
+    def __getattr__(self, key: str) -> Any:
+        value = getattr(self._values, key)
+        with self._log.open("a") as log:
+            log.write(f"{Path(sys.argv[0]).as_posix()}\t{self._name}.{key}\n")
+        return value
 
 
-@dataclass(frozen=True)
-class FinetuneParams(Grid):
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    dropout: float
-
-
-@dataclass(frozen=True)
-class GradualParams(Grid):
-    ramp: float
-    updates: int
-
-
-@dataclass(frozen=True)
-class ControlParams:
-    """The ks of a control (``scratch``, ``lottery``); its method is fixed
-    (:data:`prunelab.wiring.names.CONTROL_METHOD`)."""
-
-    ks: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class BenchmarkParams:
-    curves: tuple[str, ...]
-    random_input_curves: tuple[str, ...]
-    batch_sizes: tuple[int, ...]
-    repeats: int
-    warmup: int
-    cell_budget_s: float
-
-
-@dataclass(frozen=True)
 class Params:
-    """The whole params file, one attribute per section of :data:`SCHEMA`."""
+    """The sections a stage loaded, one attribute each (``params.train.seeds``). Reading a
+    section that was not loaded raises :class:`ParamsError` naming the fix."""
 
-    data: DataParams
-    train: TrainParams
-    prune: Grid
-    reconstruct: ReconstructParams
-    finetune: FinetuneParams
-    gradual: GradualParams
-    scratch: ControlParams
-    lottery: ControlParams
-    sensitivity: Grid
-    benchmark: BenchmarkParams
+    def __init__(self, sections: dict[str, Any], source: str) -> None:
+        self._sections = sections
+        self._source = source
+
+    def replace(self, **sections: Any) -> Params:
+        """A copy with the given sections replaced (or added): for tests and tools."""
+        return Params({**self._sections, **sections}, self._source)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._sections[name]
+        except KeyError:
+            raise ParamsError(
+                f"section '{name}' of {self._source} was not loaded: pass "
+                f"prunelab.schema.{name}.{name.upper()} to load_params"
+            ) from None
 
 
 def _yaml_number_hint(value: Any) -> str:
@@ -260,144 +161,80 @@ def _yaml_number_hint(value: Any) -> str:
     return ""
 
 
-def _validate(params: Any, source: str = "params.yaml") -> None:
-    """Check ``params`` (the file as YAML reads it) against :data:`SCHEMA`, or raise
-    :class:`ParamsError`.
-
-    Every problem is reported at once, each naming its dotted key and what is allowed.
-    """
-    if not isinstance(params, dict):
-        raise ParamsError(f"{source}: expected a mapping of sections {sorted(SCHEMA)}")
-    problems: list[str] = []
-    for section in sorted(set(params) - set(SCHEMA)):
-        problems.append(f"unknown section '{section}' (allowed: {', '.join(SCHEMA)})")
-    for section, fields in SCHEMA.items():
-        values = params.get(section)
-        if not isinstance(values, dict):
-            problems.append(f"missing section '{section}' (keys: {', '.join(fields)})")
-            continue
-        for key in sorted(set(values) - set(fields)):
+def section_problems(raw: dict[str, Any], section: Section) -> list[str]:
+    """What is wrong with one section of the raw file (the file as YAML reads it), field by
+    field: missing, unknown or out-of-range keys."""
+    values = raw.get(section.name)
+    if not isinstance(values, dict):
+        return [f"missing section '{section.name}' (keys: {', '.join(section.fields)})"]
+    problems = [
+        f"unknown key '{section.name}.{key}' (allowed keys: {', '.join(section.fields)})"
+        for key in sorted(set(values) - set(section.fields))
+    ]
+    for key, field in section.fields.items():
+        if key not in values:
+            problems.append(f"missing key '{section.name}.{key}': set it to {field.allowed}")
+        elif not field.check(values[key]):
             problems.append(
-                f"unknown key '{section}.{key}' (allowed keys: {', '.join(fields)})"
+                f"'{section.name}.{key}' is {values[key]!r}: it must be {field.allowed}"
+                + _yaml_number_hint(values[key])
             )
-        for key, field in fields.items():
-            if key not in values:
-                problems.append(f"missing key '{section}.{key}': set it to {field.allowed}")
-            elif not field.check(values[key]):
-                problems.append(
-                    f"'{section}.{key}' is {values[key]!r}: it must be {field.allowed}"
-                    + _yaml_number_hint(values[key])
-                )
-    if not problems and params["data"]["dataset"] == "mnist" and params["train"]["flip_augment"]:
-        problems.append(
-            "'train.flip_augment' is true with data.dataset 'mnist': mirrored digits are not "
-            "digits; set train.flip_augment: false"
-        )
-    if not problems:
-        problems += (_unpruned_finetune_starts(params) + _controls_start_from_pruned_models(params)
-                     + _untimed_curves(params))
+    return problems
+
+
+def _raise(problems: list[str], source: str) -> None:
     if problems:
         raise ParamsError(f"{source} is invalid:\n  - " + "\n  - ".join(problems))
 
 
-def build_params(raw: Any, source: str = "params.yaml") -> Params:
-    """Validate ``raw`` (the file as YAML reads it), then freeze it into a :class:`Params`."""
-    _validate(raw, source)
-
-    def section(name: str) -> dict[str, Any]:
-        return {key: tuple(value) if isinstance(value, list) else value
-                for key, value in raw[name].items()}
-
-    return Params(
-        data=DataParams(**section("data")),
-        train=TrainParams(**section("train")),
-        prune=Grid(**section("prune")),
-        reconstruct=ReconstructParams(**section("reconstruct")),
-        finetune=FinetuneParams(**section("finetune")),
-        gradual=GradualParams(**section("gradual")),
-        scratch=ControlParams(**section("scratch")),
-        lottery=ControlParams(**section("lottery")),
-        sensitivity=Grid(**section("sensitivity")),
-        benchmark=BenchmarkParams(**section("benchmark")),
-    )
+def build_params(raw: Any, sections: tuple[Section, ...], source: str = "params.yaml") -> Params:
+    """Validate ``sections`` of ``raw`` (the file as YAML reads it) field by field, then freeze
+    them into a :class:`Params`. Other sections are neither checked nor kept."""
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{source}: expected a mapping of sections")
+    _raise([p for section in sections for p in section_problems(raw, section)], source)
+    log = os.environ.get(READ_LOG_ENV)
+    loaded: dict[str, Any] = {}
+    for section in sections:
+        frozen = section.values(**{key: tuple(value) if isinstance(value, list) else value
+                                   for key, value in raw[section.name].items()})
+        loaded[section.name] = _RecordedSection(section.name, frozen, Path(log)) if log else frozen
+    return Params(loaded, source)
 
 
-def _unpruned_finetune_starts(params: dict[str, dict[str, Any]]) -> list[str]:
-    """One-shot fine-tuning starts from the one-shot model of the same method and k, so that
-    model must be one the prune or reconstruct stage makes."""
-    made = {
-        method: set(params[section]["ks"])
-        for section in ("prune", "reconstruct")
-        for method in params[section]["methods"]
-    }
-    problems = []
-    for method in params["finetune"]["methods"]:
-        section = "prune" if method in PRUNE_METHODS else "reconstruct"
-        if method not in made:
-            problems.append(
-                f"'finetune.methods' has {method!r}, which {section}.methods does not make: "
-                f"add it to {section}.methods or drop it from finetune.methods"
-            )
-            continue
-        absent = sorted(set(params["finetune"]["ks"]) - made[method])
-        if absent:
-            problems.append(
-                f"'finetune.ks' has {absent}, which {section}.ks lacks for {method!r} "
-                f"(fine-tuning starts from the one-shot model): add them to {section}.ks"
-            )
-    return problems
+def validate_whole(raw: Any, sections: tuple[Section, ...], source: str = "params.yaml") -> None:
+    """Check the whole file: no section or key outside ``sections``, every field, then every
+    section's cross-section rules (only once the fields are right, so each rule may trust
+    them). Raises :class:`ParamsError` listing every problem at once."""
+    names = [section.name for section in sections]
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{source}: expected a mapping of sections {names}")
+    problems = [f"unknown section '{name}' (allowed: {', '.join(names)})"
+                for name in sorted(set(raw) - set(names))]
+    problems += [p for section in sections for p in section_problems(raw, section)]
+    if not problems:
+        problems = [p for section in sections for check in section.cross_checks
+                    for p in check(raw)]
+    _raise(problems, source)
 
 
-def _controls_start_from_pruned_models(params: dict[str, dict[str, Any]]) -> list[str]:
-    """A control at k takes its architecture (scratch) or mask (lottery) from the prune stage's
-    model of its method at k, so that model must be one the prune stage makes."""
-    problems = []
-    for section, schedule in (("scratch", "scratch"), ("lottery", "lottery")):
-        method = CONTROL_METHOD[schedule]
-        ks = params[section]["ks"]
-        if ks and method not in params["prune"]["methods"]:
-            problems.append(f"'{section}.ks' needs {method!r} in prune.methods (it starts from "
-                            f"{method} pruning's models): add it, or set {section}.ks: []")
-            continue
-        absent = sorted(set(ks) - set(params["prune"]["ks"]))
-        if absent:
-            problems.append(f"'{section}.ks' has {absent}, which prune.ks lacks (it starts from "
-                            f"{method} pruning's models): add them to prune.ks")
-    return problems
+def read_yaml(path: str | Path) -> Any:
+    """The params file at ``path`` as YAML reads it."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: no such params file (run from the project root)") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ParamsError(f"{path}: not valid YAML: {error}") from None
 
 
-def _made_curve(params: dict[str, dict[str, Any]], schedule: str | None, method: str
-                ) -> tuple[bool, str]:
-    """Whether a stage makes the curve ``(schedule, method)``, and what to add if not."""
-    if schedule in CONTROL_METHOD:
-        section = "lottery" if schedule == "reinit" else schedule
-        made = method == CONTROL_METHOD[schedule] and bool(params[section]["ks"])
-        return made, f"a k to {section}.ks ({schedule} is of {CONTROL_METHOD[schedule]} only)"
-    sections = {None: ("prune", "reconstruct"), "oneshot": ("finetune",),
-                "gradual": ("gradual",)}[schedule]
-    made = any(method in params[section]["methods"] for section in sections)
-    return made, f"{method!r} to " + " or ".join(f"{section}.methods" for section in sections)
-
-
-def _untimed_curves(params: dict[str, dict[str, Any]]) -> list[str]:
-    """Every curve the benchmark times must be one the pipeline makes, and the random-input
-    curves a subset of the timed ones."""
-    problems = []
-    timed = params["benchmark"]["curves"]
-    for name in timed:
-        made, fix = _made_curve(params, *parse_curve_name(name))
-        if not made:
-            problems.append(
-                f"'benchmark.curves' has {name!r}, which no stage makes: add {fix} or drop "
-                f"{name!r} from benchmark.curves"
-            )
-    extra = [name for name in params["benchmark"]["random_input_curves"] if name not in timed]
-    if extra:
-        problems.append(
-            f"'benchmark.random_input_curves' has {extra}, which benchmark.curves does not time: "
-            "add them to benchmark.curves or drop them from benchmark.random_input_curves"
-        )
-    return problems
+def load_params(path: str | Path, *sections: Section) -> Params:
+    """Read the params file at ``path`` and validate the given sections (each from its module
+    ``prunelab.schema.<section>``); the result holds those sections only."""
+    return build_params(read_yaml(path), sections, str(path))
 
 
 def parse_choice(flag: str, text: str, choices: tuple[str, ...]) -> str:
@@ -416,33 +253,20 @@ def parse_percent(flag: str, text: str) -> int:
     return int(text)
 
 
-def parse_seed(flag: str, text: str, seeds: tuple[int, ...]) -> int:
-    """A command-line seed, which must be one of ``train.seeds``."""
+def parse_seed(flag: str, text: str, params_path: str | Path) -> int:
+    """A command-line seed, which must be one of ``train.seeds`` in the params file.
+
+    The list is read as the file has it, not through the ``train`` section: this checks a hand
+    run's command line, while DVC passes only listed seeds, so the list is no dependency of a
+    per-seed stage (declaring it would rerun every instance when a seed is added), and the read
+    is not logged. The ``validate_params`` stage checks the list itself.
+    """
+    raw = read_yaml(params_path)
+    seeds = raw.get("train", {}).get("seeds") if isinstance(raw, dict) else None
+    if not isinstance(seeds, list):
+        raise ParamsError(f"{params_path}: 'train.seeds' is {seeds!r}: it must be a list of "
+                          "seeds (python -m prunelab.schema.every_section says more)")
     if re.fullmatch(r"[0-9]+", text) is None or int(text) not in seeds:
         # Listed as params.yaml writes them: [0, 1, 2].
-        raise ParamsError(f"{flag} is {text!r}: it must be one of train.seeds {list(seeds)}")
+        raise ParamsError(f"{flag} is {text!r}: it must be one of train.seeds {seeds}")
     return int(text)
-
-
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate the params file at ``path``."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ParamsError(f"{path}: no such params file (run from the project root)") from None
-    try:
-        params = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ParamsError(f"{path}: not valid YAML: {error}") from None
-    return build_params(params, str(path))
-
-
-if __name__ == "__main__":
-    import sys
-
-    try:
-        load_params(sys.argv[1] if len(sys.argv) > 1 else "params.yaml")
-    except ParamsError as error:
-        sys.exit(f"error: {error}")
-    print("params.yaml: valid")

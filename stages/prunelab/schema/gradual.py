@@ -1,0 +1,30 @@
+"""The ``gradual`` section: Zhu & Gupta's gradual pruning during retraining."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prunelab.wiring.names import PRUNE_METHODS
+from prunelab.wiring.params import (
+    PERCENTAGES,
+    Grid,
+    Section,
+    int_at_least,
+    number_in,
+    one_of,
+    unique_list,
+)
+
+
+@dataclass(frozen=True)
+class GradualParams(Grid):
+    ramp: float
+    updates: int
+
+
+GRADUAL = Section("gradual", {
+    "methods": unique_list(one_of(PRUNE_METHODS), "pruning methods"),
+    "ks": PERCENTAGES,
+    "ramp": number_in(0, 1, low_open=True, high_open=False),
+    "updates": int_at_least(1),
+}, GradualParams)
