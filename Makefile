@@ -9,7 +9,7 @@ FASHION_MNIST_DIR := /usr/share/datasets/fashion-mnist
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup dataset repro test worker aggregate plots-check clean
+.PHONY: setup dataset repro record test test-fast worker aggregate plots-check clean
 
 setup: $(STAMP) dataset
 
@@ -34,6 +34,12 @@ repro: setup
 	PYTHONPATH=stages $(PYTHON) -m prunelab.schema.every_section params.yaml
 	dvc repro
 
+# A named experiment in a temporary workspace, recorded into metrics/experiments/$(NAME)/
+# (README: "Recorded experiments"), e.g. make record NAME=longer-ft SET="-S finetune.epochs=8"
+record: setup
+	@test -n "$(NAME)" || { echo "record: give NAME=<name> and SET=\"-S key=value ...\""; exit 2; }
+	$(PYTHON) tools/record_experiment.py $(NAME) $(SET)
+
 # One seed's stages on a worker, in its own clone with the shared DVC remote as default; then,
 # after every worker, the aggregating stages (README: "Running on several machines").
 worker: setup
@@ -46,6 +52,11 @@ aggregate: setup
 test: setup
 	$(PYTHON) -m ruff check stages tests tools
 	$(PYTHON) -m pytest
+
+# Everything but the end-to-end DVC tests (marked e2e): the loop while changing code.
+test-fast: setup
+	$(PYTHON) -m ruff check stages tests tools
+	$(PYTHON) -m pytest -m "not e2e"
 
 # `dvc plots show` rendered offline in headless Chromium (vega scripts from the npm registry,
 # cached in .cache/plots-js): fails on a JavaScript error or an empty plot; screenshots in

@@ -16,11 +16,14 @@ import argparse
 import sys
 import time
 
-from prunelab.model.forward import accuracy_and_loss
 from prunelab.model.weights import load_kernels
-from prunelab.retraining.finetune import check_zero_pattern
 from prunelab.retraining.gradual import finetune_gradual
-from prunelab.retraining.stage_io import retraining_parser, training_split, write_model_and_log
+from prunelab.retraining.stage_io import (
+    retraining_log,
+    retraining_parser,
+    training_split,
+    write_model_and_log,
+)
 from prunelab.schema.data import DATA
 from prunelab.schema.finetune import FINETUNE
 from prunelab.schema.gradual import GRADUAL
@@ -47,10 +50,7 @@ def gradual(args: argparse.Namespace) -> None:
     keras.utils.set_random_seed(seed)  # dropout and shuffles, as in the train stage
     started = time.perf_counter()
     kernels, masks, steps = finetune_gradual(dense, method, k, seed, fit, params)
-    seconds = time.perf_counter() - started
-    check_zero_pattern(kernels, masks)
-    val_accuracy, _ = accuracy_and_loss(kernels, val.images, val.labels)
-    log = {"seconds": round(seconds, 2), "steps": steps, "val_accuracy": round(val_accuracy, 6)}
+    log = retraining_log(kernels, masks, val, time.perf_counter() - started, steps)
     write_model_and_log(args.out, args.log, kernels, log, f"gradual: {method}-{k} seed {seed}")
 
 

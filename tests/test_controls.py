@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import scratch
 import yaml
+from synthetic import write_striped_idx
 
-from prunelab.data.idx import encode_idx
 from prunelab.model.structure import shrink
 from prunelab.model.weights import KERNEL_SHAPES, load_kernels, save_kernels
 from prunelab.pruning.masks import prune_network
@@ -78,16 +78,7 @@ def test_the_scratch_network_has_unit_pruning_compact_widths(k, widths):
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Synthetic IDX files, a params file for two short epochs, and pruned stand-ins."""
     root = tmp_path_factory.mktemp("controls")
-    rng = np.random.default_rng(0)
-    raw = root / "raw"
-    raw.mkdir()
-    for prefix, count in (("train", 400), ("t10k", 100)):
-        labels = rng.integers(0, 10, count).astype(np.uint8)
-        images = rng.integers(0, 60, (count, 28, 28)).astype(np.uint8)
-        for index, label in enumerate(labels):
-            images[index, label * 2: label * 2 + 3, :] = 255
-        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(encode_idx(images))
-        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(encode_idx(labels))
+    write_striped_idx(root / "raw", {"train": 400, "t10k": 100})
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["train"].update(seeds=[0, 7], epochs=2, batch_size=50)
     (root / "params.yaml").write_text(yaml.safe_dump(params))

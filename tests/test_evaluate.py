@@ -3,13 +3,12 @@ tiny files with two seeds."""
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from stage_runner import run_stage
 
 from prunelab.data.datasets import TEST_IMAGES, TEST_LABELS, load_dataset, load_test_split
 from prunelab.data.idx import encode_idx
@@ -21,9 +20,6 @@ from prunelab.stats.sparsity import magnitude_stats
 from prunelab.wiring.layout import finetuned_path, pruned_path
 
 REPO = Path(__file__).resolve().parents[1]
-EVALUATE = REPO / "stages" / "evaluate.py"
-PLOT = REPO / "stages" / "plot.py"
-SENSITIVITY = REPO / "stages" / "sensitivity.py"
 KS = [50, 0]  # deliberately unsorted: outputs must come out in ascending k
 METHODS = ["weight", "unit", "random", "global"]
 SEEDS = [3, 1]
@@ -124,22 +120,19 @@ def model_file(folder: Path, method: str, k: int, seed: int) -> Path:
 
 
 def run_evaluate(world: Path, out: Path, pruned_dir: Path | None = None, params=None):
-    return subprocess.run(
-        [
-            sys.executable, str(EVALUATE),
-            "--data", str(world / "raw"),
-            "--models", str(world / "models"),
-            "--pruned", str(pruned_dir or world / "pruned"),
-            "--finetuned", str(world / "finetuned"),
-            "--metrics", str(out / "metrics" / "pruning.json"),
-            "--finetune-metrics", str(out / "metrics" / "finetune.json"),
-            "--curves-dir", str(out / "metrics" / "curves"),
-            "--headlines-dir", str(out / "metrics" / "accuracy"),
-            "--plots-dir", str(out / "metrics" / "plots"),
-            "--params", str(params or world / "params.yaml"),
-        ],
-        cwd=out, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    return run_stage(
+        "evaluate",
+        "--data", str(world / "raw"),
+        "--models", str(world / "models"),
+        "--pruned", str(pruned_dir or world / "pruned"),
+        "--finetuned", str(world / "finetuned"),
+        "--metrics", str(out / "metrics" / "pruning.json"),
+        "--finetune-metrics", str(out / "metrics" / "finetune.json"),
+        "--curves-dir", str(out / "metrics" / "curves"),
+        "--headlines-dir", str(out / "metrics" / "accuracy"),
+        "--plots-dir", str(out / "metrics" / "plots"),
+        "--params", str(params or world / "params.yaml"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -344,11 +337,8 @@ def test_invalid_params_fail_before_any_work(world, tmp_path):
 @pytest.fixture(scope="module")
 def sensitivity(world, tmp_path_factory):
     out = tmp_path_factory.mktemp("sensitivity") / "sensitivity.json"
-    result = subprocess.run(
-        [sys.executable, str(SENSITIVITY), "--params", str(world / "params.yaml"),
-         "--data", str(world / "raw"), "--models", str(world / "models"), "--metrics", str(out)],
-        capture_output=True, text=True, timeout=120,
-    )
+    result = run_stage("sensitivity", "--params", world / "params.yaml", "--data", world / "raw",
+                       "--models", world / "models", "--metrics", out)
     assert result.returncode == 0, result.stderr
     return out
 
@@ -373,26 +363,23 @@ def test_sensitivity_prunes_one_matrix_at_a_time(world, sensitivity):
 
 def run_plot(world: Path, evaluated: Path, sensitivity: Path, out: Path, params=None,
              extra: tuple[str, ...] = ()):
-    return subprocess.run(
-        [
-            sys.executable, str(PLOT),
-            "--pruning", str(evaluated / "metrics" / "pruning.json"),
-            "--finetune", str(evaluated / "metrics" / "finetune.json"),
-            "--sensitivity", str(sensitivity),
-            "--models", str(world / "models"),
-            "--png", str(out / "pruning.png"),
-            "--magnitudes-png", str(out / "weight_magnitudes.png"),
-            "--table", str(out / "results.md"),
-            "--recovery-png", str(out / "finetune.png"),
-            "--finetune-table", str(out / "finetune.md"),
-            "--controls-table", str(out / "controls.md"),
-            "--sensitivity-png", str(out / "sensitivity.png"),
-            "--sensitivity-table", str(out / "sensitivity.md"),
-            "--params", str(params or world / "params.yaml"),
-            *extra,
-        ],
-        cwd=out, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    return run_stage(
+        "plot",
+        "--pruning", str(evaluated / "metrics" / "pruning.json"),
+        "--finetune", str(evaluated / "metrics" / "finetune.json"),
+        "--sensitivity", str(sensitivity),
+        "--models", str(world / "models"),
+        "--png", str(out / "pruning.png"),
+        "--magnitudes-png", str(out / "weight_magnitudes.png"),
+        "--table", str(out / "results.md"),
+        "--recovery-png", str(out / "finetune.png"),
+        "--finetune-table", str(out / "finetune.md"),
+        "--controls-table", str(out / "controls.md"),
+        "--sensitivity-png", str(out / "sensitivity.png"),
+        "--sensitivity-table", str(out / "sensitivity.md"),
+        "--params", str(params or world / "params.yaml"),
+        *extra,
+    )
 
 
 def test_plot_makes_figures_and_tables(world, evaluated, sensitivity, tmp_path):

@@ -12,8 +12,8 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from synthetic import write_striped_idx
 
-from prunelab.data.idx import encode_idx
 from prunelab.model.forward import forward
 from prunelab.model.structure import alive_units, shrink
 from prunelab.model.weights import KERNEL_SHAPES, load_kernels, save_kernels
@@ -104,14 +104,7 @@ def test_write_back_replaces_the_live_block_and_keeps_the_zero_pattern() -> None
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Planted-stripe IDX files, two seeds' dense models of the real shapes, tiny params."""
     root = tmp_path_factory.mktemp("finetune")
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 10, 300).astype(np.uint8)
-    images = rng.integers(0, 60, (300, 28, 28)).astype(np.uint8)
-    for index, label in enumerate(labels):
-        images[index, label * 2 : label * 2 + 3, :] = 255
-    (root / "raw").mkdir()
-    (root / "raw" / "train-images-idx3-ubyte").write_bytes(encode_idx(images))
-    (root / "raw" / "train-labels-idx1-ubyte").write_bytes(encode_idx(labels))
+    write_striped_idx(root / "raw", {"train": 300})
     for seed in (0, 1):
         kernels = [
             (np.random.default_rng(seed + 10 * i).standard_normal(shape) * np.sqrt(2 / shape[0]))

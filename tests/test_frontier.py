@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from stage_runner import StageRun, run_stage
 
 from prunelab.figures.frontier import frontier_csv, frontier_table
 from prunelab.stats.frontier import (
@@ -101,8 +102,6 @@ def test_table_and_csv_of_known_points():
 
 
 def test_frontier_stage_writes_every_output(tmp_path):
-    import frontier
-
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["prune"].update(methods=["weight", "unit"], ks=[0, 90])
     params["reconstruct"].update(methods=["weight_refit"], ks=[0, 90])
@@ -137,13 +136,8 @@ def test_frontier_stage_writes_every_output(tmp_path):
         "unit+ft": {"90": timed(9.0, ("images",))},
     }))
     out = tmp_path / "out"
-    code = frontier.main([
-        "--params", str(tmp_path / "params.yaml"), "--pruning", str(tmp_path / "pruning.json"),
-        "--finetune", str(tmp_path / "finetune.json"),
-        "--benchmark", str(tmp_path / "benchmark.json"), "--table", str(out / "frontier.md"),
-        "--png", str(out / "frontier.png"), "--csv", str(out / "frontier.csv"),
-        "--headlines-dir", str(out / "frontier")])
-    assert code == 0
+    result = run_frontier(tmp_path / "params.yaml", tmp_path, tmp_path / "benchmark.json", out)
+    assert result.returncode == 0, result.stderr
     # unit+ft 90 (0.885) is 1.5 points below dense: the answer within 2 and 5 points; within 1
     # point only the dense network qualifies.
     assert json.loads((out / "frontier" / "b8.json").read_text()) == {
@@ -155,17 +149,19 @@ def test_frontier_stage_writes_every_output(tmp_path):
     assert len((out / "frontier.csv").read_text().splitlines()) == 1 + 2 * 3
 
 
-def test_frontier_stage_names_a_stale_benchmark(tmp_path, capsys):
-    import frontier
-
+def test_frontier_stage_names_a_stale_benchmark(tmp_path):
     (tmp_path / "pruning.json").write_text(json.dumps({"dense": {}, "weight": {}}))
     (tmp_path / "finetune.json").write_text("{}")
-    code = frontier.main([
-        "--params", str(REPO / "params.yaml"), "--pruning", str(tmp_path / "pruning.json"),
-        "--finetune", str(tmp_path / "finetune.json"),
-        "--benchmark", str(tmp_path / "none.json"), "--table", str(tmp_path / "f.md"),
-        "--png", str(tmp_path / "f.png"), "--csv", str(tmp_path / "f.csv"),
-        "--headlines-dir", str(tmp_path / "h")])
-    assert code == 1
-    assert "frontier: error:" in capsys.readouterr().err
-    assert not (tmp_path / "f.md").exists()
+    result = run_frontier(REPO / "params.yaml", tmp_path, tmp_path / "none.json", tmp_path / "o")
+    assert result.returncode == 1
+    assert "frontier: error:" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def run_frontier(params: Path, reports: Path, benchmark: Path, out: Path) -> StageRun:
+    """The frontier stage on ``reports``' pruning.json and finetune.json, writing into ``out``."""
+    return run_stage(
+        "frontier", "--params", params, "--pruning", reports / "pruning.json",
+        "--finetune", reports / "finetune.json", "--benchmark", benchmark,
+        "--table", out / "frontier.md", "--png", out / "frontier.png",
+        "--csv", out / "frontier.csv", "--headlines-dir", out / "frontier")

@@ -7,6 +7,8 @@ that commit (and puts it back), so each one passes on its own as well as in the 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -145,7 +147,9 @@ def test_adding_a_k_reruns_only_its_instances_and_downstream(repo: Path) -> None
     params["prune"]["ks"] = [0, 50, 85, 90]
     write_params(repo, params)
     ran = stages_run(run(repo, "repro").stdout)
-    aggregating = {"evaluate", "benchmark", "frontier", "export_compact", "plot"}
+    # validate_params reruns on every params edit (seconds; its output unchanged).
+    aggregating = {"validate_params", "evaluate", "benchmark", "frontier", "export_compact",
+                   "plot"}
     assert ran == instances("prune", params["prune"]["methods"], [85], [0, 1]) | aggregating
     diff = json.loads(run(repo, "metrics", "diff", "--json").stdout)
     # Headlines only: the new column of every one-shot curve (sparsity etc. are reports).
@@ -169,7 +173,7 @@ def test_adding_a_seed_runs_only_that_seeds_work_and_the_aggregates(repo: Path) 
         | {"scratch@90-2", "lottery@90-2", "reinit@90-2"}
     )
     # The benchmark and the compact export read the first seed's models only.
-    assert ran == new_seed | {"evaluate", "sensitivity", "frontier", "plot"}
+    assert ran == new_seed | {"validate_params", "evaluate", "sensitivity", "frontier", "plot"}
     pruning = json.loads((repo / "metrics/pruning.json").read_text())
     assert sorted(pruning["unit_refit"]["90"]["test_accuracy_seeds"]) == [
         "seed_0", "seed_1", "seed_2"]
@@ -184,7 +188,7 @@ def test_adding_a_k_to_a_control_trains_only_its_instances(repo: Path, section: 
     stages = ["scratch"] if section == "scratch" else ["lottery", "reinit"]
     new = {f"{stage}@50-{seed}" for stage in stages for seed in (0, 1)}
     # The benchmark reads the first seed's whole model folders, which gained a file.
-    assert ran == new | {"evaluate", "benchmark", "frontier", "plot"}
+    assert ran == new | {"validate_params", "evaluate", "benchmark", "frontier", "plot"}
 
 
 @pytest.mark.parametrize(("section", "key", "value"), [
@@ -211,7 +215,7 @@ def test_experiment_with_a_changed_param(repo: Path) -> None:
     tuned = instances("finetune", params["finetune"]["methods"], [0, 90], [0, 1])
     # The benchmark times the first seed's fine-tuned networks, and the frontier reads it.
     assert ran == tuned | instances("gradual", ["weight"], [90], [0, 1]) | {
-        "evaluate", "benchmark", "frontier", "plot"}
+        "validate_params", "evaluate", "benchmark", "frontier", "plot"}
     shown = json.loads(run(repo, "exp", "show", "--json").stdout)
     names = {exp.get("name") for rev in shown for exp in rev.get("experiments") or []}
     assert "longer-finetune" in names
@@ -302,3 +306,41 @@ def test_a_new_params_section_reruns_only_the_validation(repo: Path) -> None:
     write_params(repo, params)
     assert stale(repo) == {"validate_params"}
     assert stages_run(run(repo, "repro").stdout) == {"validate_params"}
+
+
+def test_recording_an_experiment_writes_what_a_repro_gives(repo: Path) -> None:
+    """tools/record_experiment.py runs the experiment in a temporary workspace, leaves this one
+    alone, and writes the changed metrics files with the overrides, commit, CPU and seconds."""
+    import subprocess
+    import sys
+
+    head = run(repo, "git", "rev-parse", "HEAD").stdout.strip()
+    result = subprocess.run(
+        [sys.executable, "tools/record_experiment.py", "slower-ft", "-S",
+         "finetune.learning_rate=0.001"], cwd=repo, capture_output=True, text=True,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
+                                   f"{os.environ['PATH']}"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    folder = repo / "metrics/experiments/slower-ft"
+    record = json.loads((folder / "record.json").read_text())
+    assert record["overrides"] == ["finetune.learning_rate=0.001"] and record["commit"] == head
+    assert record["cpu"] and record["wall_seconds"] > 0
+    assert set(record["stage_seconds"]) == {"finetune", "gradual", "evaluate", "benchmark",
+                                            "frontier", "plot"}
+    assert "metrics/accuracy/unit+ft.json" in record["files"]
+    assert "metrics/finetune.md" in record["files"]
+    # The workspace is untouched: same params, nothing but the record is new.
+    status = run(repo, "git", "status", "--porcelain").stdout.splitlines()
+    assert status == ["?? metrics/experiments/"], status
+    # The same change applied by hand: `dvc repro` restores every retrained network from the
+    # run-cache (the aggregates, whose outputs git keeps, rerun), and the recorded files are
+    # what it gives.
+    params = tiny_params()
+    params["finetune"]["learning_rate"] = 0.001
+    write_params(repo, params)
+    ran = stages_run(run(repo, "repro").stdout)
+    assert not any(name.startswith(("finetune@", "gradual@")) for name in ran), sorted(ran)
+    for name in ("metrics/accuracy/unit+ft.json", "metrics/finetune.md"):
+        recorded = folder / Path(name).relative_to("metrics")
+        assert recorded.read_bytes() == (repo / name).read_bytes(), name
+    shutil.rmtree(folder.parent)

@@ -1,14 +1,13 @@
-"""The prune stage script, run as DVC runs it: a subprocess from the project root."""
+"""The prune stage script: exact counts per seed, clear errors, no TensorFlow."""
 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from stage_runner import StageRun, modules_loaded_by, run_stage
 
 from prunelab.model.weights import KERNEL_SHAPES, load_kernels, save_kernels
 from prunelab.pruning.masks import count_to_prune, prune_network
@@ -33,14 +32,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def run_stage(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), "--params", str(folder / "params.yaml"), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def run_prune(folder: Path, *args: str) -> StageRun:
+    return run_stage("prune", "--params", folder / "params.yaml", *args)
 
 
 def dense_file(workdir: Path, seed: int) -> Path:
@@ -55,7 +48,7 @@ def test_stage_prunes_one_seed_and_keeps_logits(
     workdir: Path, tmp_path: Path, method: str, k: int, seed: int
 ) -> None:
     out = tmp_path / method / f"{k}.npz"
-    result = run_stage(
+    result = run_prune(
         workdir, "--method", method, "--k", str(k), "--seed", str(seed),
         "--dense", str(dense_file(workdir, seed)), "--out", str(out),
     )
@@ -82,7 +75,7 @@ def test_random_pruning_follows_the_seed(workdir: Path, tmp_path: Path) -> None:
     """The same dense model pruned under two seeds: two different random patterns."""
     outs = [tmp_path / f"{seed}.npz" for seed in SEEDS]
     for seed, out in zip(SEEDS, outs, strict=True):
-        result = run_stage(
+        result = run_prune(
             workdir, "--method", "random", "--k", "50", "--seed", str(seed),
             "--dense", str(dense_file(workdir, SEEDS[0])), "--out", str(out),
         )
@@ -93,20 +86,11 @@ def test_random_pruning_follows_the_seed(workdir: Path, tmp_path: Path) -> None:
 
 def test_stage_does_not_import_tensorflow(workdir: Path, tmp_path: Path) -> None:
     out = tmp_path / "unit" / "50.npz"
-    code = (
-        "import sys; sys.path.insert(0, 'stages'); import runpy;"
-        "module = runpy.run_path('stages/prune.py', run_name='prune');"
-        f"rc = module['main'](['--params', {str(workdir / 'params.yaml')!r}, '--method', 'unit',"
-        f" '--k', '50', '--seed', '{SEEDS[0]}', '--dense', {str(dense_file(workdir, SEEDS[0]))!r},"
-        f" '--out', {str(out)!r}]);"
-        "assert rc == 0, rc;"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'));"
-        "assert not heavy, heavy"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
+    heavy = modules_loaded_by(
+        "prune", "--params", workdir / "params.yaml", "--method", "unit", "--k", "50",
+        "--seed", SEEDS[0], "--dense", dense_file(workdir, SEEDS[0]), "--out", out,
+        roots=("tensorflow", "keras"))
+    assert heavy == []
     assert out.exists()
 
 
@@ -125,7 +109,8 @@ def test_stage_does_not_import_tensorflow(workdir: Path, tmp_path: Path) -> None
 )
 def test_stage_rejects_bad_method_k_or_seed(workdir: Path, args: list[str], message: str) -> None:
     out = workdir / "bad" / "out.npz"
-    result = run_stage(workdir, *args, "--dense", str(dense_file(workdir, 4)), "--out", str(out))
+    result = run_prune(
+workdir, *args, "--dense", str(dense_file(workdir, 4)), "--out", str(out))
     assert result.returncode == 1
     assert result.stderr.startswith(f"prune: error: {message}")
     assert "Traceback" not in result.stderr
@@ -135,7 +120,7 @@ def test_stage_rejects_bad_method_k_or_seed(workdir: Path, args: list[str], mess
 def test_stage_reports_a_missing_model_and_writes_nothing(workdir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out" / "50.npz"
     missing = tmp_path / "models" / "seed-4" / "dense.npz"
-    result = run_stage(
+    result = run_prune(
         workdir, "--method", "weight", "--k", "50", "--seed", "4", "--dense", str(missing),
         "--out", str(out),
     )

@@ -1,4 +1,5 @@
-"""The README's results come from the committed metrics, not from someone's memory.
+"""The documents come from the committed files, not from someone's memory: the report's tables
+are the committed metrics tables, and the README's figures about the code are true.
 
 The tables are compared with the versions committed at HEAD, not with the workspace: after
 `make repro` on another CPU the workspace holds that machine's timings (fine-tuning seconds,
@@ -8,6 +9,8 @@ quotes. Without git (an exported tree) the workspace copy is all there is.
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -32,9 +35,50 @@ def committed_text(path: str) -> str:
     ["metrics/results.md", "metrics/finetune.md", "metrics/controls.md", "metrics/sensitivity.md",
      "metrics/speed.md", "metrics/frontier.md"],
 )
-def test_readme_shows_the_committed_tables(table: str) -> None:
+def test_the_report_shows_the_committed_tables(table: str) -> None:
     committed = table_rows(committed_text(table))
-    readme = set(table_rows((ROOT / "README.md").read_text()))
+    report = set(table_rows((ROOT / "REPORT.md").read_text()))
     assert committed, f"{table} has no table: run `dvc repro`"
-    missing = [row for row in committed if row not in readme]
-    assert not missing, f"README.md is out of date with {table}, e.g. {missing[0]}"
+    missing = [row for row in committed if row not in report]
+    assert not missing, f"REPORT.md is out of date with {table}, e.g. {missing[0]}"
+
+
+def test_the_readme_is_a_manual_of_at_most_350_lines() -> None:
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 350
+
+
+@pytest.mark.parametrize("document", ["README.md", "REPORT.md", "OPERATIONS.md"])
+def test_every_local_link_and_quoted_path_exists(document: str) -> None:
+    """Links to files, and `stages/...`, `tools/...`, `tests/...` paths quoted in backticks."""
+    text = (ROOT / document).read_text()
+    links = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text)
+    quoted = re.findall(r"`((?:stages|tools|tests|pipelines)/[\w/.-]+\.(?:py|sh|yaml))`", text)
+    missing = sorted({path for path in links + quoted if not (ROOT / path).exists()})
+    assert not missing, f"{document} names files that do not exist: {missing}"
+
+
+def test_the_readme_headlines_are_the_committed_metrics() -> None:
+    """Every figure of the README's "what it found" list is in the committed headline file it
+    names or in one of the accuracy or frontier headlines."""
+    readme = (ROOT / "README.md").read_text()
+    found = readme.split("What it found", 1)[1].split("## Quick start", 1)[0]
+    figures = set(re.findall(r"\b0\.\d{2,4}\b|\b\d+\.\d+(?=×)", found))
+    assert len(figures) >= 8
+    committed = set()
+    for folder in ("metrics/accuracy", "metrics/frontier"):
+        for path in sorted((ROOT / folder).glob("*.json")):
+            committed.update(str(value) for value in
+                             json.loads(committed_text(f"{folder}/{path.name}")).values())
+    assert figures <= committed, sorted(figures - committed)
+
+
+def test_the_report_shows_every_recorded_table_it_names() -> None:
+    """A table of a recorded experiment (tools/record_experiment.py) is quoted from its file:
+    every row of each `metrics/experiments/<name>/<table>.md` the report names is in it."""
+    report = (ROOT / "REPORT.md").read_text()
+    rows = set(table_rows(report))
+    for path in sorted(set(re.findall(r"`(metrics/experiments/[\w-]+/[\w/-]+\.md)`", report))):
+        recorded = table_rows(committed_text(path))
+        assert recorded, f"{path} has no table"
+        missing = [row for row in recorded if row not in rows]
+        assert not missing, f"REPORT.md is out of date with {path}, e.g. {missing[0]}"

@@ -1,15 +1,14 @@
-"""The calibrate and reconstruct stage scripts, run as DVC runs them: subprocesses from the
-project root."""
+"""The calibrate and reconstruct stage scripts: the drawn rows, exact counts, determinism,
+no test file read and no TensorFlow loaded, clear errors."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from stage_runner import StageRun, modules_loaded_by, run_stage
 
 from prunelab.data.datasets import TRAIN_IMAGES, TRAIN_LABELS
 from prunelab.data.idx import encode_idx
@@ -17,8 +16,6 @@ from prunelab.model.weights import KERNEL_SHAPES, load_kernels, save_kernels
 from prunelab.pruning.masks import count_to_prune
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "stages" / "reconstruct.py"
-CALIBRATE = ROOT / "stages" / "calibrate.py"
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +41,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def calibrate(params: Path, world: Path, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(CALIBRATE), "--params", str(params), "--seed", "4",
-         "--data", str(world / "raw"), "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )
+def calibrate(params: Path, world: Path, out: Path) -> StageRun:
+    return run_stage("calibrate", "--params", params, "--seed", "4", "--data", world / "raw",
+                     "--out", out)
 
 
 def test_calibration_set_is_the_drawn_training_rows(world: Path) -> None:
@@ -63,17 +57,13 @@ def test_calibration_set_is_the_drawn_training_rows(world: Path) -> None:
     np.testing.assert_array_equal(stored, train.images[rows])
 
 
-def run_stage(world: Path, *args: str, code: str | None = None) -> subprocess.CompletedProcess:
-    argv = ["--params", str(world / "params.yaml"), "--calibration", str(world / "calibration.npy"),
-            "--dense", str(world / "dense.npz"), *args]
-    if code is None:
-        command = [sys.executable, str(SCRIPT), *argv]
-    else:  # run main() in-process, then the checks in `code`
-        command = [sys.executable, "-c", (
-            "import sys; sys.path.insert(0, 'stages'); import runpy;"
-            "module = runpy.run_path('stages/reconstruct.py', run_name='reconstruct');"
-            f"rc = module['main']({argv!r}); assert rc == 0, rc; {code}")]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+def reconstruct_args(world: Path, *args: str) -> list[str]:
+    return ["--params", str(world / "params.yaml"), "--calibration",
+            str(world / "calibration.npy"), "--dense", str(world / "dense.npz"), *args]
+
+
+def run_reconstruct(world: Path, *args: str) -> StageRun:
+    return run_stage("reconstruct", *reconstruct_args(world, *args))
 
 
 @pytest.mark.parametrize("method", ["weight_refit", "unit_refit", "wanda"])
@@ -81,7 +71,8 @@ def test_stage_prunes_exactly_and_keeps_the_logits_unpruned(
     world: Path, tmp_path: Path, method: str
 ) -> None:
     out = tmp_path / "90.npz"
-    result = run_stage(world, "--method", method, "--k", "90", "--seed", "4", "--out", str(out))
+    result = run_reconstruct(world, "--method", method, "--k", "90", "--seed", "4",
+                             "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert f"reconstruct: {method}-90 seed 4" in result.stdout
     kernels = load_kernels(out)
@@ -99,16 +90,11 @@ def test_stage_reads_no_dataset_file_and_imports_no_tensorflow(world: Path, tmp_
     # The world has no test files: opening one would fail. And no TensorFlow may load, nor the
     # IDX parser: reconstruct reads the calibration set only.
     out = tmp_path / "95.npz"
-    checks = (
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')"
-        " or m == 'prunelab.data.idx');"
-        "assert not heavy, heavy"
-    )
-    result = run_stage(
-        world, "--method", "weight_refit", "--k", "95", "--seed", "4", "--out", str(out),
-        code=checks,
-    )
-    assert result.returncode == 0, result.stderr
+    heavy = modules_loaded_by(
+        "reconstruct", *reconstruct_args(world, "--method", "weight_refit", "--k", "95",
+                                         "--seed", "4", "--out", str(out)),
+        roots=("tensorflow", "keras", "prunelab.data.idx"))
+    assert heavy == []
     assert out.exists()
     assert sorted(p.name for p in (world / "raw").iterdir()) == [TRAIN_IMAGES, TRAIN_LABELS]
 
@@ -116,7 +102,7 @@ def test_stage_reads_no_dataset_file_and_imports_no_tensorflow(world: Path, tmp_
 def test_stage_is_deterministic(world: Path, tmp_path: Path) -> None:
     outs = [tmp_path / "a.npz", tmp_path / "b.npz"]
     for out in outs:
-        result = run_stage(world, "--method", "unit_refit", "--k", "50", "--seed", "4",
+        result = run_reconstruct(world, "--method", "unit_refit", "--k", "50", "--seed", "4",
                            "--out", str(out))
         assert result.returncode == 0, result.stderr
     assert outs[0].read_bytes() == outs[1].read_bytes()
@@ -134,7 +120,7 @@ def test_stage_rejects_bad_arguments_and_writes_nothing(
     world: Path, tmp_path: Path, args: list[str], message: str
 ) -> None:
     out = tmp_path / "out.npz"
-    result = run_stage(world, *args, "--out", str(out))
+    result = run_reconstruct(world, *args, "--out", str(out))
     assert result.returncode == 1
     assert result.stderr.startswith(f"reconstruct: error: {message}")
     assert not out.exists()
@@ -156,12 +142,10 @@ def test_too_few_training_images_for_the_calibration_is_a_clear_error(
 
 def test_a_missing_calibration_set_is_a_clear_error(world: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.npz"
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--params", str(world / "params.yaml"),
-         "--calibration", str(tmp_path / "none.npy"), "--dense", str(world / "dense.npz"),
-         "--method", "wanda", "--k", "50", "--seed", "4", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )
+    result = run_stage(
+        "reconstruct", "--params", world / "params.yaml", "--calibration", tmp_path / "none.npy",
+        "--dense", world / "dense.npz", "--method", "wanda", "--k", "50", "--seed", "4",
+        "--out", out)
     assert result.returncode == 1
     assert "cannot read the calibration set" in result.stderr
     assert "dvc repro --glob 'pipelines/reconstruct/dvc.yaml:calibrate@*'" in result.stderr

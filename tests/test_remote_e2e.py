@@ -1,8 +1,9 @@
 """End to end: a second clone reuses every result through a DVC remote and trains nothing.
 
-Repo A runs the tiny pipeline, `dvc push --run-cache`es to a local-folder remote named in its
-committed `.dvc/config`, and commits dvc.lock and the uncached metrics (`cache: false` outputs
-are committed to git). Two `git clone`s of A then get the data back, each its own way:
+Repo A is a clone of the session's tiny lab (which ran the pipeline once and committed dvc.lock
+and the uncached metrics: `cache: false` outputs live in git) with the lab's DVC cache; it
+`dvc push --run-cache`es to a local-folder remote named in its committed `.dvc/config`. Two
+`git clone`s of A then get the data back, each its own way:
 
 - B: `dvc pull`, then `dvc repro`;
 - C: `dvc repro --pull` alone, with the remote's URL overridden in its own `.dvc/config.local`
@@ -14,25 +15,15 @@ IDX files from Debian's dataset-fashion-mnist (`make test` installs it).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
-from dvc_lab import copy_project, every_stage, run, stages_run, tiny_params, write_params
+from dvc_lab import run, stages_run
 
 pytestmark = pytest.mark.e2e
 
 REMOTE = "shared"
-
-
-def smaller_params() -> dict:
-    """The e2e tests' tiny params, one seed and one k per list: sharing, not pruning,
-    is under test here."""
-    params = tiny_params()
-    params["train"]["seeds"] = params["train"]["seeds"][:1]
-    for section in params.values():
-        if isinstance(section, dict) and isinstance(section.get("ks"), list):
-            section["ks"] = section["ks"][-1:]
-    return params
 
 
 def files_under(folder: Path) -> dict[str, bytes]:
@@ -45,31 +36,26 @@ def committed(repo: Path, pattern: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A after `repro`, `push --run-cache` and a commit; the remote; a folder for clones."""
+def shared(tmp_path_factory: pytest.TempPathFactory, lab: tuple[Path, str]) -> dict[str, Path]:
+    """A, with every output of the session's lab (its git history and its DVC cache), after
+    `push --run-cache` to the remote and a commit; the remote; a folder for clones."""
     base = tmp_path_factory.mktemp("shared-lab")
     remote, a = base / "remote", base / "A"
     remote.mkdir()
-    a.mkdir()
-    copy_project(a)
-    write_params(a, smaller_params())
-    run(a, "git", "init", "-q")
+    run(base, "git", "clone", "-q", str(lab[0]), str(a))
+    shutil.copytree(lab[0] / ".dvc" / "cache", a / ".dvc" / "cache")
+    run(a, "checkout")
+    assert "Data and pipelines are up to date" in run(a, "status").stdout
     run(a, "remote", "add", "--default", REMOTE, str(remote))  # into the committed .dvc/config
-    run(a, "git", "add", "-A")
-    run(a, "git", "commit", "-qm", "tiny lab with a shared remote")
-
-    result = run(a, "repro")
-    assert stages_run(result.stdout) == every_stage(a), "A's first repro should run every stage"
     run(a, "push", "--run-cache")
-    run(a, "git", "add", "-A")
-    run(a, "git", "commit", "-qm", "results")
+    run(a, "git", "commit", "-qam", "the shared remote")
     assert run(a, "git", "status", "--porcelain").stdout == ""
     return {"base": base, "remote": remote, "A": a}
 
 
-def clone(lab: dict[str, Path], name: str) -> Path:
-    target = lab["base"] / name
-    run(lab["base"], "git", "clone", "-q", str(lab["A"]), str(target))
+def clone(shared: dict[str, Path], name: str) -> Path:
+    target = shared["base"] / name
+    run(shared["base"], "git", "clone", "-q", str(shared["A"]), str(target))
     assert not (target / "data").exists(), "the clone should start without any DVC output"
     return target
 
@@ -91,34 +77,34 @@ def assert_same_results(a: Path, b: Path) -> None:
     assert run(b, "git", "status", "--porcelain").stdout == "", "the clone rewrote tracked files"
 
 
-def test_the_remote_is_in_the_committed_config(lab: dict[str, Path]) -> None:
-    config = (lab["A"] / ".dvc/config").read_text()
-    assert f"remote = {REMOTE}" in config and str(lab["remote"]) in config
-    assert ".dvc/config" in committed(lab["A"], ".dvc/config")
-    assert any((lab["remote"] / "files").rglob("*")), "dvc push sent nothing"
-    assert any((lab["remote"] / "runs").rglob("*")), "dvc push --run-cache sent no run-cache"
+def test_the_remote_is_in_the_committed_config(shared: dict[str, Path]) -> None:
+    config = (shared["A"] / ".dvc/config").read_text()
+    assert f"remote = {REMOTE}" in config and str(shared["remote"]) in config
+    assert ".dvc/config" in committed(shared["A"], ".dvc/config")
+    assert any((shared["remote"] / "files").rglob("*")), "dvc push sent nothing"
+    assert any((shared["remote"] / "runs").rglob("*")), "dvc push --run-cache sent no run-cache"
 
 
-def test_pull_then_repro_runs_no_stage(lab: dict[str, Path]) -> None:
-    b = clone(lab, "B")
+def test_pull_then_repro_runs_no_stage(shared: dict[str, Path]) -> None:
+    b = clone(shared, "B")
     run(b, "pull")
     result = run(b, "repro")
     assert stages_run(result.stdout) == set(), result.stdout
     assert "Data and pipelines are up to date" in result.stdout
-    assert_same_results(lab["A"], b)
+    assert_same_results(shared["A"], b)
 
 
-def test_repro_pull_runs_no_stage_with_a_per_user_remote_url(lab: dict[str, Path]) -> None:
-    c = clone(lab, "C")
+def test_repro_pull_runs_no_stage_with_a_per_user_remote_url(shared: dict[str, Path]) -> None:
+    c = clone(shared, "C")
     # The same storage under another path, set for this clone only (git ignores config.local).
-    mount = lab["base"] / "mount"
-    mount.symlink_to(lab["remote"], target_is_directory=True)
+    mount = shared["base"] / "mount"
+    mount.symlink_to(shared["remote"], target_is_directory=True)
     run(c, "remote", "modify", "--local", REMOTE, "url", str(mount))
     assert run(c, "git", "status", "--porcelain").stdout == ""
     result = run(c, "repro", "--pull")
     assert stages_run(result.stdout) == set(), result.stdout
     assert "Data and pipelines are up to date" in result.stdout
-    assert_same_results(lab["A"], c)
+    assert_same_results(shared["A"], c)
     # A second repro has nothing left to pull or run.
     again = run(c, "repro")
     assert stages_run(again.stdout) == set() and "Data and pipelines are up to date" in again.stdout

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import train
 import yaml
+from synthetic import write_striped_idx
 
-from prunelab.data.idx import encode_idx
 from prunelab.model import training
 from prunelab.model.weights import KERNEL_SHAPES, load_kernels
 from prunelab.wiring.machine import cpu_model
@@ -22,16 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Synthetic IDX files whose class is encoded in the image, so one epoch learns something."""
-    folder = tmp_path_factory.mktemp("idx")
-    rng = np.random.default_rng(0)
-    for prefix, count in (("train", 400), ("t10k", 200)):
-        labels = rng.integers(0, 10, count).astype(np.uint8)
-        images = rng.integers(0, 60, (count, 28, 28)).astype(np.uint8)
-        for index, label in enumerate(labels):
-            images[index, label * 2 : label * 2 + 3, :] = 255
-        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(encode_idx(images))
-        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(encode_idx(labels))
-    return folder
+    return write_striped_idx(tmp_path_factory.mktemp("idx"), {"train": 400, "t10k": 200})
 
 
 def write_params(folder: Path, **train_overrides) -> Path:

@@ -3,5 +3,5 @@
 # run-cache (`--pull` fetches it first), so only the aggregating stages run: evaluate,
 # sensitivity, plot, and the benchmark and compact export of the first seed.
 set -euo pipefail
-PYTHONPATH=stages python -m prunelab.wiring.params params.yaml
+PYTHONPATH=stages python -m prunelab.schema.every_section params.yaml
 dvc repro --pull

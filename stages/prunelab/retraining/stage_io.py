@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from prunelab.data.datasets import Split, load_train_split
+from prunelab.model.forward import accuracy_and_loss
 from prunelab.model.training import split_validation
 from prunelab.model.weights import kernels_bytes
+from prunelab.retraining.finetune import check_zero_pattern
 from prunelab.wiring import entry
 from prunelab.wiring.atomic import json_bytes, write_files
 from prunelab.wiring.params import Params
@@ -44,6 +47,15 @@ def training_split(data: Path, params: Params, seed: int) -> tuple[Split, Split]
     train_all = load_train_split(data, params.data.train_images)
     with entry.input_problem("lower train.validation_split (or raise data.train_images)"):
         return split_validation(train_all, params.train.validation_split, seed)
+
+
+def retraining_log(kernels: list[np.ndarray], masks: list[np.ndarray], val: Split,
+                   seconds: float, steps: int) -> dict[str, Any]:
+    """The log of a fine-tuning run (one-shot or gradual) once its zero pattern is checked:
+    seconds, optimiser steps and the validation accuracy of the kernels."""
+    check_zero_pattern(kernels, masks)
+    val_accuracy, _ = accuracy_and_loss(kernels, val.images, val.labels)
+    return {"seconds": round(seconds, 2), "steps": steps, "val_accuracy": round(val_accuracy, 6)}
 
 
 def write_model_and_log(out: Path, log_path: Path, kernels: list[np.ndarray], log: dict,

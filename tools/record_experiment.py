@@ -1,0 +1,155 @@
+"""Record a named DVC experiment into committed files: ``metrics/experiments/<name>/``.
+
+    python tools/record_experiment.py <name> -S 'finetune.methods=[weight,unit]' [-S ...]
+    make record NAME=<name> SET="-S 'key=value' ..."
+
+Runs ``dvc exp run --temp -n <name> -S ...`` (a temporary workspace: this one, its params and its
+outputs stay as they are; the run-cache and the shared cache make a rerun of the same experiment
+cheap), timing each stage family from DVC's own "Running stage" lines, then writes:
+
+- ``record.json``: the name, the overrides, the commit it ran on, the CPU, the wall time in all
+  and per stage family, and which files follow;
+- every file under ``metrics/`` that git tracks and the experiment changed (the headline and
+  report JSON files, the generated ``*.md`` tables, the CSVs), as the experiment's commit holds
+  them, under the same relative path.
+
+A document quotes an experiment from these files (tests pin the tables), never from a hand run.
+Needs a git repository with a committed, clean ``params.yaml``/``dvc.yaml`` state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RECORDS = Path("metrics") / "experiments"
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+_RUNNING = re.compile(r"Running stage '([^']+)'")
+
+
+def stage_family(shown: str) -> str:
+    """``pipelines/finetune/dvc.yaml:finetune@weight-90-0`` -> ``finetune``."""
+    return shown.rsplit("dvc.yaml:", 1)[-1].split("@", 1)[0]
+
+
+def family_seconds(events: list[tuple[float, str]], end: float) -> dict[str, float]:
+    """Seconds per stage family: each stage runs from its "Running stage" line to the next
+    one (or ``end``); DVC's bookkeeping between stages is counted with the stage before."""
+    totals: dict[str, float] = {}
+    for (start, stage), (stop, _) in zip(events, events[1:] + [(end, "")], strict=True):
+        family = stage_family(stage)
+        totals[family] = round(totals.get(family, 0.0) + stop - start, 1)
+    return totals
+
+
+def cpu_name() -> str:
+    """The CPU's model name as lscpu gives it (``platform.processor()`` is often empty)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], check=True, capture_output=True, text=True).stdout
+
+
+def run_experiment(name: str, overrides: list[str]) -> tuple[list[tuple[float, str]], float]:
+    """Run it, echoing DVC's output; the ("Running stage" time, stage) events and the wall
+    time."""
+    command = [sys.executable, "-m", "dvc", "exp", "run", "--temp", "-n", name]
+    for override in overrides:
+        command += ["-S", override]
+    started = time.monotonic()
+    events: list[tuple[float, str]] = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            found = _RUNNING.search(line)
+            if found:
+                events.append((time.monotonic() - started, found.group(1)))
+    wall = time.monotonic() - started
+    if process.returncode != 0:
+        sys.exit(f"record_experiment: error: dvc exp run failed (exit {process.returncode}); "
+                 "nothing was recorded")
+    return events, wall
+
+
+def experiment_commit(name: str) -> str:
+    """The commit DVC made for the experiment ``name`` (its ref ends with /<name>)."""
+    refs = git("for-each-ref", "--format=%(refname) %(objectname)", "refs/exps").split("\n")
+    matches = [line.split()[1] for line in refs if line.split() and
+               line.split()[0].rsplit("/", 1)[-1] == name]
+    if len(matches) != 1:
+        sys.exit(f"record_experiment: error: {len(matches)} experiments named {name!r} "
+                 "(`dvc exp remove` the old one, or choose another name)")
+    return matches[0]
+
+
+def record(name: str, overrides: list[str], root: Path) -> Path:
+    """Run the experiment and write its record; return the record's folder."""
+    if not _NAME.fullmatch(name):
+        sys.exit(f"record_experiment: error: name {name!r}: use lower-case letters, digits and "
+                 "dashes (it becomes a folder and a git ref)")
+    if git("status", "--porcelain", "--", "params.yaml", "dvc.yaml", "pipelines").strip():
+        sys.exit("record_experiment: error: params.yaml or a dvc.yaml has uncommitted changes: "
+                 "an experiment runs on a commit, so commit them first")
+    base = git("rev-parse", "HEAD").strip()
+    events, wall = run_experiment(name, overrides)
+    commit = experiment_commit(name)
+    changed = [path for path in git("diff", "--name-only", base, commit, "--", "metrics").split()
+               if not path.startswith(f"{RECORDS.as_posix()}/")]
+    folder = root / RECORDS / name
+    files = {path: subprocess.run(["git", "show", f"{commit}:{path}"], check=True,
+                                  capture_output=True).stdout for path in changed}
+    record_json = {
+        "name": name,
+        "overrides": overrides,
+        "commit": base,
+        "experiment_commit": commit,
+        "cpu": cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "wall_seconds": round(wall, 1),
+        "stage_seconds": family_seconds(events, wall),
+        "stages_run": len(events),
+        "files": sorted(files),
+    }
+    # All or nothing: the new record replaces an old one of the same name only once complete.
+    staging = folder.with_name(f".{name}.partial")
+    subprocess.run(["rm", "-rf", str(staging)], check=True)
+    for path, content in files.items():
+        target = staging / Path(path).relative_to("metrics")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    staging.mkdir(parents=True, exist_ok=True)
+    (staging / "record.json").write_text(json.dumps(record_json, indent=2) + "\n")
+    subprocess.run(["rm", "-rf", str(folder)], check=True)
+    staging.rename(folder)
+    print(f"record_experiment: {name}: {len(files)} files, {wall:.0f} s -> {folder}")
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("name", help="the experiment's name: its folder under metrics/experiments")
+    parser.add_argument("-S", "--set-param", dest="overrides", action="append", default=[],
+                        help="a params override, as for `dvc exp run -S` (repeatable)")
+    args = parser.parse_args(argv)
+    record(args.name, args.overrides, Path.cwd())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
