@@ -34,6 +34,11 @@ class ParamsError(ValueError):
     """A params file that does not match the schema; the message names the key and the fix."""
 
 
+class SectionNotLoaded(ParamsError, AttributeError):
+    """A stage read a section it did not pass to :func:`load_params` (an AttributeError too, so
+    ``hasattr`` and ``getattr`` with a default work as for any object)."""
+
+
 @dataclass(frozen=True)
 class Field:
     """One leaf of the schema: its checker, and a human description of what it allows."""
@@ -144,7 +149,7 @@ class Params:
         try:
             return self._sections[name]
         except KeyError:
-            raise ParamsError(
+            raise SectionNotLoaded(
                 f"section '{name}' of {self._source} was not loaded: pass "
                 f"prunelab.schema.{name}.{name.upper()} to load_params"
             ) from None
