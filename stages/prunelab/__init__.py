@@ -1,2 +1,2 @@
-"""Shared code of the pruning lab's pipeline stages, one folder per concern: wiring, data, model,
-pruning, retraining, stats, speed and figures (the README's code-layout table)."""
+"""Shared code of the pruning lab's pipeline stages, one folder per concern: wiring, schema, data,
+model, pruning, retraining, stats, speed and figures (the README's code-layout table)."""
