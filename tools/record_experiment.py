@@ -22,12 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
+from prunelab.wiring.machine import cpu_model  # noqa: E402  (what the train reports name)
 
 RECORDS = Path("metrics") / "experiments"
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
@@ -47,17 +49,6 @@ def family_seconds(events: list[tuple[float, str]], end: float) -> dict[str, flo
         family = stage_family(stage)
         totals[family] = round(totals.get(family, 0.0) + stop - start, 1)
     return totals
-
-
-def cpu_name() -> str:
-    """The CPU's model name as lscpu gives it (``platform.processor()`` is often empty)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def git(*args: str) -> str:
@@ -119,7 +110,7 @@ def record(name: str, overrides: list[str], root: Path) -> Path:
         "overrides": overrides,
         "commit": base,
         "experiment_commit": commit,
-        "cpu": cpu_name(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "wall_seconds": round(wall, 1),
         "stage_seconds": family_seconds(events, wall),

@@ -6,15 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prunelab.wiring.names import PRUNE_METHODS, RECONSTRUCT_METHODS
-from prunelab.wiring.params import (
-    PERCENTAGES,
-    Grid,
-    Section,
-    int_at_least,
-    number_in,
-    one_of,
-    unique_list,
-)
+from prunelab.wiring.params import Grid, Section, grid_fields, int_at_least, number_in
 
 
 @dataclass(frozen=True)
@@ -49,8 +41,7 @@ def _starts_are_made(raw: dict[str, Any]) -> list[str]:
 
 
 FINETUNE = Section("finetune", {
-    "methods": unique_list(one_of(PRUNE_METHODS + RECONSTRUCT_METHODS), "pruning methods"),
-    "ks": PERCENTAGES,
+    **grid_fields(PRUNE_METHODS + RECONSTRUCT_METHODS),
     "epochs": int_at_least(1),
     "batch_size": int_at_least(1),
     "learning_rate": number_in(0, 1, low_open=True, high_open=False),

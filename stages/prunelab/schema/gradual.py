@@ -5,15 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prunelab.wiring.names import PRUNE_METHODS
-from prunelab.wiring.params import (
-    PERCENTAGES,
-    Grid,
-    Section,
-    int_at_least,
-    number_in,
-    one_of,
-    unique_list,
-)
+from prunelab.wiring.params import Grid, Section, grid_fields, int_at_least, number_in
 
 
 @dataclass(frozen=True)
@@ -23,8 +15,7 @@ class GradualParams(Grid):
 
 
 GRADUAL = Section("gradual", {
-    "methods": unique_list(one_of(PRUNE_METHODS), "pruning methods"),
-    "ks": PERCENTAGES,
+    **grid_fields(PRUNE_METHODS),
     "ramp": number_in(0, 1, low_open=True, high_open=False),
     "updates": int_at_least(1),
 }, GradualParams)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from prunelab.wiring.names import PRUNE_METHODS
-from prunelab.wiring.params import PERCENTAGES, Grid, Section, one_of, unique_list
+from prunelab.wiring.params import Grid, Section, grid_fields
 
 PRUNE = Section("prune", {
-    "methods": unique_list(one_of(PRUNE_METHODS), "pruning methods"),
-    "ks": PERCENTAGES,
+    **grid_fields(PRUNE_METHODS),
 }, Grid)

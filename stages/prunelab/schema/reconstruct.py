@@ -5,16 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prunelab.wiring.names import RECONSTRUCT_METHODS
-from prunelab.wiring.params import (
-    BOOLEAN,
-    PERCENTAGES,
-    Grid,
-    Section,
-    int_at_least,
-    number_in,
-    one_of,
-    unique_list,
-)
+from prunelab.wiring.params import BOOLEAN, Grid, Section, grid_fields, int_at_least, number_in
 
 
 @dataclass(frozen=True)
@@ -25,8 +16,7 @@ class ReconstructParams(Grid):
 
 
 RECONSTRUCT = Section("reconstruct", {
-    "methods": unique_list(one_of(RECONSTRUCT_METHODS), "pruning methods"),
-    "ks": PERCENTAGES,
+    **grid_fields(RECONSTRUCT_METHODS),
     "calibration_images": int_at_least(1),
     "ridge": number_in(0, 1, low_open=False, high_open=True),
     "refit_logits": BOOLEAN,

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from prunelab.wiring.names import SENSITIVITY_METHODS
-from prunelab.wiring.params import PERCENTAGES, Grid, Section, one_of, unique_list
+from prunelab.wiring.params import Grid, Section, grid_fields
 
 SENSITIVITY = Section("sensitivity", {
-    "methods": unique_list(one_of(SENSITIVITY_METHODS), "pruning methods"),
-    "ks": PERCENTAGES,
+    **grid_fields(SENSITIVITY_METHODS),
 }, Grid)

@@ -93,6 +93,11 @@ BOOLEAN = Field(lambda v: isinstance(v, bool), "true or false")
 PERCENTAGE = Field(lambda v: is_int(v) and 0 <= v < 100, "an integer in [0, 100)")
 PERCENTAGES = unique_list(PERCENTAGE, "percentages")
 
+def grid_fields(methods: tuple[str, ...]) -> dict[str, Field]:
+    """The two keys of every section that makes or measures models per method and k."""
+    return {"methods": unique_list(one_of(methods), "pruning methods"), "ks": PERCENTAGES}
+
+
 # Whole-file rules of a section that refer to other sections: the raw file in, problems out.
 CrossCheck = Callable[[dict[str, Any]], list[str]]
 
