@@ -48,15 +48,17 @@ worker: setup
 aggregate: setup
 	bash tools/aggregate.sh
 
-# Style first (seconds), then the suite.
+# Style first (seconds), then the suite on two pytest-xdist workers, one per core: the tests that
+# share a lab or a fan-out run as one group each (--dist loadgroup; tests/conftest.py orders them).
+PYTEST_WORKERS := -n 2 --dist loadgroup
 test: setup
 	$(PYTHON) -m ruff check stages tests tools
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest $(PYTEST_WORKERS)
 
 # Everything but the end-to-end DVC tests (marked e2e): the loop while changing code.
 test-fast: setup
 	$(PYTHON) -m ruff check stages tests tools
-	$(PYTHON) -m pytest -m "not e2e"
+	$(PYTHON) -m pytest $(PYTEST_WORKERS) -m "not e2e"
 
 # `dvc plots show` rendered offline in headless Chromium (vega scripts from the npm registry,
 # cached in .cache/plots-js): fails on a JavaScript error or an empty plot; screenshots in

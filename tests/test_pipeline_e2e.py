@@ -1,14 +1,15 @@
 """End to end: the real `dvc repro` on a tiny configuration in a temporary git repository.
 
-The module's fixture runs the whole pipeline once and commits the result; every test starts from
-that commit (and puts it back), so each one passes on its own as well as in the suite.
+The session's lab (conftest: ``built_lab``) runs the whole pipeline once and commits the result;
+a test that changes a lab takes its worker's copy (``lab``) and puts it back, so each one passes
+on its own as well as in the suite. The tests that read the first build run beside its builder
+(xdist group ``lab``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -42,12 +43,13 @@ def repo(lab: tuple[Path, str]) -> Path:
     restore(lab[0])
 
 
-def test_repro_builds_every_output(lab: tuple[Path, str]) -> None:
-    repo, output = lab
+@pytest.mark.xdist_group("lab")
+def test_repro_builds_every_output(built_lab: tuple[Path, str]) -> None:
+    repo, output = built_lab
     params = tiny_params()
     every = every_stage(repo)
     assert stages_run(output) == every
-    assert instances("reconstruct", params["reconstruct"]["methods"], [0, 90], [0, 1]) <= every
+    assert instances("reconstruct", params["reconstruct"]["methods"], [90], [0, 1]) <= every
     for seed in (0, 1):
         train = json.loads((repo / f"metrics/train/seed-{seed}.json").read_text())
         assert train["epochs_run"] == 1 and train["seed"] == seed
@@ -63,12 +65,11 @@ def test_repro_builds_every_output(lab: tuple[Path, str]) -> None:
         assert sorted(entry["test_accuracy_seeds"]) == ["seed_0", "seed_1"]
         assert entry["test_accuracy_min"] <= entry["test_accuracy"] <= entry["test_accuracy_max"]
     for method in ("weight_refit", "unit_refit", "wanda"):
-        assert sorted(pruning[method], key=int) == ["0", "90"]
-        assert pruning[method]["0"]["test_accuracy"] == pruning["weight"]["0"]["test_accuracy"]
+        assert list(pruning[method]) == ["90"]
     assert pruning["weight_refit"]["90"]["sparsity"] == pruning["weight"]["90"]["sparsity"]
     finetune = json.loads((repo / "metrics/finetune.json").read_text())
     assert sorted(finetune["oneshot"]) == ["unit", "weight_refit"]
-    assert sorted(finetune["oneshot"]["unit"], key=int) == ["0", "90"]
+    assert list(finetune["oneshot"]["unit"]) == ["90"]
     assert list(finetune["gradual"]) == ["weight"] and list(finetune["gradual"]["weight"]) == ["90"]
     # Fine-tuning keeps exactly the sparsity that one-shot pruning set.
     for method in ("unit", "weight_refit"):
@@ -105,10 +106,8 @@ def test_repro_builds_every_output(lab: tuple[Path, str]) -> None:
         "metrics/accuracy/dense.json": ["k00"],
         **{f"metrics/accuracy/{m}.json": ["k00", "k50", "k90"]
            for m in ("weight", "unit", "random", "global")},
-        **{f"metrics/accuracy/{m}.json": ["k00", "k90"]
-           for m in ("weight_refit", "unit_refit", "wanda")},
-        "metrics/accuracy/unit+ft.json": ["k00", "k90"],
-        "metrics/accuracy/weight_refit+ft.json": ["k00", "k90"],
+        **{f"metrics/accuracy/{m}.json": ["k90"]
+           for m in ("weight_refit", "unit_refit", "wanda", "unit+ft", "weight_refit+ft")},
         "metrics/accuracy/weight+gradual.json": ["k90"],
         **{f"metrics/accuracy/{m}.json": ["k90"]
            for m in ("unit+scratch", "weight+lottery", "weight+reinit")},
@@ -125,6 +124,7 @@ def test_repro_builds_every_output(lab: tuple[Path, str]) -> None:
     assert (repo / "metrics/controls.md").read_text().count("\n| weight | 90 ") == 1
 
 
+@pytest.mark.xdist_group("lab")
 def test_compact_model_is_smaller_and_computes_the_same_logits(repo: Path) -> None:
     import keras
 
@@ -136,27 +136,11 @@ def test_compact_model_is_smaller_and_computes_the_same_logits(repo: Path) -> No
     np.testing.assert_allclose(model.predict(pixels, verbose=0), masked, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.xdist_group("lab")
 def test_second_repro_runs_nothing(repo: Path) -> None:
     result = run(repo, "repro")
     assert stages_run(result.stdout) == set()
     assert "Data and pipelines are up to date" in result.stdout
-
-
-def test_adding_a_k_reruns_only_its_instances_and_downstream(repo: Path) -> None:
-    params = tiny_params()
-    params["prune"]["ks"] = [0, 50, 85, 90]
-    write_params(repo, params)
-    ran = stages_run(run(repo, "repro").stdout)
-    # validate_params reruns on every params edit (seconds; its output unchanged).
-    aggregating = {"validate_params", "evaluate", "benchmark", "frontier", "export_compact",
-                   "plot"}
-    assert ran == instances("prune", params["prune"]["methods"], [85], [0, 1]) | aggregating
-    diff = json.loads(run(repo, "metrics", "diff", "--json").stdout)
-    # Headlines only: the new column of every one-shot curve (sparsity etc. are reports).
-    for method in ("weight", "unit", "random", "global"):
-        changed = diff[f"metrics/accuracy/{method}.json"]
-        assert list(changed) == ["k85"] and changed["k85"]["old"] is None
-    assert not any(path.startswith("metrics/accuracy/") and "+" in path for path in diff)
 
 
 def test_adding_a_seed_runs_only_that_seeds_work_and_the_aggregates(repo: Path) -> None:
@@ -167,8 +151,8 @@ def test_adding_a_seed_runs_only_that_seeds_work_and_the_aggregates(repo: Path) 
     new_seed = (
         {"train@2", "calibrate@2"}
         | instances("prune", params["prune"]["methods"], params["prune"]["ks"], [2])
-        | instances("reconstruct", params["reconstruct"]["methods"], [0, 90], [2])
-        | instances("finetune", params["finetune"]["methods"], [0, 90], [2])
+        | instances("reconstruct", params["reconstruct"]["methods"], [90], [2])
+        | instances("finetune", params["finetune"]["methods"], [90], [2])
         | instances("gradual", ["weight"], [90], [2])
         | {"scratch@90-2", "lottery@90-2", "reinit@90-2"}
     )
@@ -179,16 +163,22 @@ def test_adding_a_seed_runs_only_that_seeds_work_and_the_aggregates(repo: Path) 
         "seed_0", "seed_1", "seed_2"]
 
 
-@pytest.mark.parametrize("section", ["scratch", "lottery"])
-def test_adding_a_k_to_a_control_trains_only_its_instances(repo: Path, section: str) -> None:
+def test_adding_a_k_to_the_controls_trains_only_their_instances(repo: Path) -> None:
     params = tiny_params()
-    params[section]["ks"] = [50, 90]
+    params["scratch"]["ks"] = [50, 90]
+    params["lottery"]["ks"] = [50, 90]
     write_params(repo, params)
-    ran = stages_run(run(repo, "repro").stdout)
-    stages = ["scratch"] if section == "scratch" else ["lottery", "reinit"]
-    new = {f"{stage}@50-{seed}" for stage in stages for seed in (0, 1)}
-    # The benchmark reads the first seed's whole model folders, which gained a file.
-    assert ran == new | {"validate_params", "evaluate", "benchmark", "frontier", "plot"}
+    new = {f"{stage}@50-{seed}" for stage in ("scratch", "lottery", "reinit") for seed in (0, 1)}
+    # The new instances and what `dvc repro` would run after them: the stages that read the
+    # controls' ks, and the benchmark, which reads the first seed's whole model folders.
+    aggregating = {"evaluate", "benchmark", "frontier", "plot"}
+    assert stale(repo) == {"validate_params"} | new | aggregating
+    # Running the new instances (the validation first: their data depends on it) retrains no
+    # other control; the aggregates are left, so seconds are not spent on them twice in the suite.
+    ran = stages_run(run(repo, "repro", *(f"pipelines/controls/dvc.yaml:{name}"
+                                          for name in sorted(new))).stdout)
+    assert ran == {"validate_params"} | new
+    assert stale(repo) == aggregating
 
 
 @pytest.mark.parametrize(("section", "key", "value"), [
@@ -225,18 +215,16 @@ def test_touching_the_pruning_core_leaves_data_training_and_fine_tuning_alone(re
     touch(repo, "pruning/masks.py")
     assert stale(repo) == (
         instances("prune", params["prune"]["methods"], params["prune"]["ks"], [0, 1])
-        | instances("reconstruct", params["reconstruct"]["methods"], [0, 90], [0, 1])
+        | instances("reconstruct", params["reconstruct"]["methods"], [90], [0, 1])
         | instances("gradual", ["weight"], [90], [0, 1])
         | {"sensitivity", "plot"}
     )
-    ran = stages_run(run(repo, "repro").stdout)
-    # The pruned files come out the same, so no fine-tuning or control reruns: DVC compares
-    # each stage's deps when it gets there. (evaluate, and the benchmark, which reads the first
-    # seed's model folders, do rerun: the gradual runs' logs there hold their new seconds.)
-    assert not any(name.split("@")[0] in {"fetch_data", "train", "calibrate", "finetune",
-                                          "scratch", "lottery", "reinit", "export_compact"}
-                   for name in ran), sorted(ran)
-    assert "gradual@weight-90-0" in ran and "prune@weight-90-0" in ran
+    # Reproducing a fine-tuned network and a lottery ticket reruns the prune instances they
+    # start from; the pruned files come out the same, so neither retrains: DVC compares each
+    # stage's deps when it gets there.
+    ran = stages_run(run(repo, "repro", "pipelines/finetune/dvc.yaml:finetune@unit-90-0",
+                         "pipelines/controls/dvc.yaml:lottery@90-1").stdout)
+    assert ran == {"prune@unit-90-0", "prune@weight-90-1"}
 
 
 def test_touching_the_figures_makes_only_the_figure_stages_stale(repo: Path) -> None:
@@ -258,11 +246,12 @@ def test_bytecode_beside_the_code_changes_no_stage(repo: Path) -> None:
         cache.rmdir()
 
 
-def test_every_param_a_stage_reads_is_declared(lab: tuple[Path, str]) -> None:
+@pytest.mark.xdist_group("lab")
+def test_every_param_a_stage_reads_is_declared(built_lab: tuple[Path, str]) -> None:
     """The first repro logged every params value each stage read: a value read but not declared
     in dvc.yaml leaves the stage stale when it changes (the benchmark once read scratch.ks so);
     one declared but never read reruns it for nothing."""
-    repo = lab[0]  # its dvc.yaml files as the project's, with an instance of every stage
+    repo = built_lab[0]  # its dvc.yaml files as the project's, with an instance of every stage
     reads = [tuple(line.split("\t")) for line in params_read_log(repo).read_text().splitlines()]
     assert {script for script, _ in reads} >= {"stages/train.py", "stages/lottery.py"}
     assert undeclared_param_reads(repo, reads) == {}
@@ -273,9 +262,9 @@ def test_editing_a_section_schema_makes_only_its_readers_stale(repo: Path) -> No
     """The benchmark section's schema is read by the stages that load that section, and by the
     validation stage (seconds, its output unchanged while the params are valid)."""
     touch(repo, "schema/benchmark.py")
+    # All four are stale now, so `dvc repro` would run exactly these (frontier and plot are the
+    # pipeline's last stages): the run itself is left to the tests that need its outputs.
     assert stale(repo) == {"validate_params", "benchmark", "frontier", "plot"}
-    ran = stages_run(run(repo, "repro").stdout)
-    assert ran == {"validate_params", "benchmark", "frontier", "plot"}
 
 
 def test_a_new_params_section_reruns_only_the_validation(repo: Path) -> None:
@@ -296,46 +285,51 @@ def test_a_new_params_section_reruns_only_the_validation(repo: Path) -> None:
 
 
 def test_an_experiment_recorded_reruns_only_what_its_param_affects(repo: Path) -> None:
-    """`dvc exp run -S` through tools/record_experiment.py: in a temporary workspace, this one
-    left alone, only the stages the param affects rerun, DVC lists the experiment, and the
-    record holds the changed metrics files with the overrides, commit, CPU and seconds."""
+    """Adding a k as a recorded experiment (`dvc exp run -S` through
+    tools/record_experiment.py, in a temporary workspace; this one is left alone): only the new
+    prune instances and the stages downstream of them rerun, DVC lists the experiment, and the
+    record holds the changed metrics files with the overrides, commit, CPU and seconds.
+    `dvc exp apply` then brings exactly the recorded files, and a new column in the headline
+    metrics."""
     import subprocess
     import sys
 
     head = run(repo, "git", "rev-parse", "HEAD").stdout.strip()
     result = subprocess.run(
-        [sys.executable, "tools/record_experiment.py", "longer-ft", "-S", "finetune.epochs=2"],
+        [sys.executable, "tools/record_experiment.py", "add-k", "-S", "prune.ks=[0,50,85,90]"],
         cwd=repo, capture_output=True, text=True,
         env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
                                    f"{os.environ['PATH']}"})
     assert result.returncode == 0, result.stdout + result.stderr
     params = tiny_params()
-    tuned = instances("finetune", params["finetune"]["methods"], [0, 90], [0, 1])
-    # The benchmark times the first seed's fine-tuned networks, and the frontier reads it.
-    assert stages_run(result.stdout) == tuned | instances("gradual", ["weight"], [90], [0, 1]) | {
-        "validate_params", "evaluate", "benchmark", "frontier", "plot"}
+    # validate_params reruns on every params edit (seconds; its output unchanged).
+    aggregating = {"validate_params", "evaluate", "benchmark", "frontier", "export_compact",
+                   "plot"}
+    assert stages_run(result.stdout) == (
+        instances("prune", params["prune"]["methods"], [85], [0, 1]) | aggregating)
     shown = json.loads(run(repo, "exp", "show", "--json").stdout)
     names = {exp.get("name") for rev in shown for exp in rev.get("experiments") or []}
-    assert "longer-ft" in names
-    folder = repo / "metrics/experiments/longer-ft"
+    assert "add-k" in names
+    folder = repo / "metrics/experiments/add-k"
     record = json.loads((folder / "record.json").read_text())
-    assert record["overrides"] == ["finetune.epochs=2"] and record["commit"] == head
+    assert record["overrides"] == ["prune.ks=[0,50,85,90]"] and record["commit"] == head
     assert record["cpu"] and record["wall_seconds"] > 0
-    assert set(record["stage_seconds"]) == {"validate_params", "finetune", "gradual",
-                                            "evaluate", "benchmark", "frontier", "plot"}
-    assert "metrics/accuracy/unit+ft.json" in record["files"]
-    assert "metrics/finetune.md" in record["files"]
+    assert set(record["stage_seconds"]) == {"validate_params", "prune", "evaluate", "benchmark",
+                                            "frontier", "export_compact", "plot"}
+    assert "metrics/accuracy/weight.json" in record["files"]
+    assert "metrics/results.md" in record["files"]
     # The workspace is untouched: same params, nothing but the record is new.
     status = run(repo, "git", "status", "--porcelain").stdout.splitlines()
     assert status == ["?? metrics/experiments/"], status
-    # The same change applied by hand: `dvc repro` restores every retrained network from the
-    # run-cache (the aggregates, whose outputs git keeps, rerun), and the recorded files are
-    # what it gives.
-    params["finetune"]["epochs"] = 2
-    write_params(repo, params)
-    ran = stages_run(run(repo, "repro").stdout)
-    assert not any(name.startswith(("finetune@", "gradual@")) for name in ran), sorted(ran)
-    for name in ("metrics/accuracy/unit+ft.json", "metrics/finetune.md"):
+
+    run(repo, "exp", "apply", "add-k")
+    assert stale(repo) == set()
+    for name in record["files"]:
         recorded = folder / Path(name).relative_to("metrics")
         assert recorded.read_bytes() == (repo / name).read_bytes(), name
-    shutil.rmtree(folder.parent)
+    diff = json.loads(run(repo, "metrics", "diff", "--json").stdout)
+    # Headlines only: the new column of every one-shot curve (sparsity etc. are reports).
+    for method in ("weight", "unit", "random", "global"):
+        changed = diff[f"metrics/accuracy/{method}.json"]
+        assert list(changed) == ["k85"] and changed["k85"]["old"] is None
+    assert not any(path.startswith("metrics/accuracy/") and "+" in path for path in diff)

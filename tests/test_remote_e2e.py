@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from dvc_lab import run, stages_run
 
-pytestmark = pytest.mark.e2e
+# Beside the lab's builder (conftest: built_lab), which it reads and never changes.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("lab")]
 
 REMOTE = "shared"
 
@@ -36,14 +37,15 @@ def committed(repo: Path, pattern: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory, lab: tuple[Path, str]) -> dict[str, Path]:
+def shared(tmp_path_factory: pytest.TempPathFactory, built_lab: tuple[Path, str]
+           ) -> dict[str, Path]:
     """A, with every output of the session's lab (its git history and its DVC cache), after
     `push --run-cache` to the remote and a commit; the remote; a folder for clones."""
     base = tmp_path_factory.mktemp("shared-lab")
     remote, a = base / "remote", base / "A"
     remote.mkdir()
-    run(base, "git", "clone", "-q", str(lab[0]), str(a))
-    shutil.copytree(lab[0] / ".dvc" / "cache", a / ".dvc" / "cache")
+    run(base, "git", "clone", "-q", str(built_lab[0]), str(a))
+    shutil.copytree(built_lab[0] / ".dvc" / "cache", a / ".dvc" / "cache")
     run(a, "checkout")
     assert "Data and pipelines are up to date" in run(a, "status").stdout
     run(a, "remote", "add", "--default", REMOTE, str(remote))  # into the committed .dvc/config
