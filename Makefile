@@ -48,17 +48,17 @@ worker: setup
 aggregate: setup
 	bash tools/aggregate.sh
 
-# Style first (seconds), then the suite on two pytest-xdist workers, one per core: the tests that
-# share a lab or a fan-out run as one group each (--dist loadgroup; tests/conftest.py orders them).
-PYTEST_WORKERS := -n 2 --dist loadgroup
+# Style first (seconds), then the suite on pytest-xdist workers: the tests that share a lab or a
+# fan-out run as one group each (--dist loadgroup; tests/conftest.py orders them). Three workers
+# on two cores: while one waits for DVC or for the shared lab, the others keep both cores busy.
 test: setup
 	$(PYTHON) -m ruff check stages tests tools
-	$(PYTHON) -m pytest $(PYTEST_WORKERS)
+	$(PYTHON) -m pytest -n 3 --dist loadgroup
 
 # Everything but the end-to-end DVC tests (marked e2e): the loop while changing code.
 test-fast: setup
 	$(PYTHON) -m ruff check stages tests tools
-	$(PYTHON) -m pytest $(PYTEST_WORKERS) -m "not e2e"
+	$(PYTHON) -m pytest -n 2 -m "not e2e"
 
 # `dvc plots show` rendered offline in headless Chromium (vega scripts from the npm registry,
 # cached in .cache/plots-js): fails on a JavaScript error or an empty plot; screenshots in

@@ -46,7 +46,7 @@ def export(args: argparse.Namespace) -> None:
             model = build_compact_keras(compact(kernels))
             model.save(compact_model_path(staging, k))
             widths = [layer.units for layer in model.layers if hasattr(layer, "units")]
-            print(f"export_compact: unit-{k}: 784-" + "-".join(map(str, widths)))
+            print(f"export_compact: unit-{k}: {kernels[0].shape[0]}-" + "-".join(map(str, widths)))
 
 
 if __name__ == "__main__":

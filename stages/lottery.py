@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from prunelab.model.weights import load_kernels
+from prunelab.model.weights import hidden_widths, load_kernels
 from prunelab.retraining.controls import reinitialised, ticket_start, train_control
 from prunelab.retraining.stage_io import retraining_parser, training_split, write_model_and_log
 from prunelab.schema.data import DATA
@@ -43,7 +43,7 @@ def lottery(args: argparse.Namespace) -> None:
     k, seed = parse_percent("--k", args.k), parse_seed("--seed", args.seed, args.params)
     fit, val = training_split(args.data, params, seed)
     pruned = load_kernels(args.mask)
-    initial = (reinitialised(seed, params.train.dropout) if args.reinit
+    initial = (reinitialised(hidden_widths(pruned), seed, params.train.dropout) if args.reinit
                else load_kernels(args.init))
     start, masks = ticket_start(initial, pruned)
     label = f"{'reinit' if args.reinit else 'lottery'}: k {k} seed {seed}"

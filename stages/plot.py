@@ -141,7 +141,8 @@ def build(args: argparse.Namespace) -> dict[Path, bytes]:
             sensitivity, sensitivity_methods, sensitivity_ks,
             f"{network}: one hidden matrix pruned at a time, the others dense")),
         args.sensitivity_table: tables.sensitivity_table(
-            sensitivity, sensitivity_methods, sensitivity_ks).encode(),
+            sensitivity, sensitivity_methods, sensitivity_ks,
+            [kernel.shape for kernel in dense_kernels[:-1]]).encode(),
     }
     if args.train_logs:
         logs = results.read_training_logs(args.train_logs, seeds)

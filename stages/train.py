@@ -1,4 +1,5 @@
-"""Stage train: fit the dense MLP and save it as a Keras model and as TensorFlow-free kernels.
+"""Stage train: fit the dense MLP of `model.hidden` widths and save it as a Keras model and as
+TensorFlow-free kernels.
 
 The validation split is carved from the training set (seeded permutation) and is the only data
 used to choose anything (the restored epoch); the test set is evaluated once, at the end.
@@ -23,6 +24,7 @@ from prunelab.model.training import (
 )
 from prunelab.model.weights import kernels_bytes
 from prunelab.schema.data import DATA
+from prunelab.schema.model import MODEL
 from prunelab.schema.train import TRAIN
 from prunelab.wiring import entry
 from prunelab.wiring.atomic import json_bytes, write_files
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(args: argparse.Namespace) -> None:
-    params = load_params(args.params, DATA, TRAIN)
+    params = load_params(args.params, DATA, MODEL, TRAIN)
     seed = parse_seed("--seed", args.seed, args.params)
     settings = params.train
     entry.prepare_tensorflow()
@@ -63,7 +65,7 @@ def train(args: argparse.Namespace) -> None:
     with entry.input_problem("lower train.validation_split (or raise data.train_images)"):
         fit, val = split_validation(train_all, settings.validation_split, seed)
     steps = steps_per_epoch(len(fit.labels), settings.batch_size) * settings.epochs
-    model = build_mlp(dropout=settings.dropout)
+    model = build_mlp(params.model.hidden, dropout=settings.dropout)
     initial = get_kernels(model)
     trainer = Trainer(
         model,

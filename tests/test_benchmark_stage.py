@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from shapes import he_kernels
 
-from prunelab.model.weights import KERNEL_SHAPES, save_kernels
+from prunelab.model.weights import save_kernels
 from prunelab.pruning.masks import prune_network
 from prunelab.stats.curves import k_key
 from prunelab.wiring.layout import finetuned_path, pruned_path
@@ -42,11 +43,6 @@ def fashion_test_split(folder: Path) -> Path:
     return folder
 
 
-def he_kernels(seed: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return [(rng.normal(size=s) * np.sqrt(2 / s[0])).astype(np.float32) for s in KERNEL_SHAPES]
-
-
 def test_benchmark_stage_end_to_end(tmp_path):
     """A tiny real run: exactly the expected rows, each with figures that agree."""
     import benchmark
@@ -62,13 +58,13 @@ def test_benchmark_stage_end_to_end(tmp_path):
                            "repeats": 3, "warmup": 1, "cell_budget_s": 0.01}
     params_path = tmp_path / "params.yaml"
     params_path.write_text(yaml.safe_dump(params))
-    dense = he_kernels(2)
+    dense = he_kernels(np.random.default_rng(2))
     save_kernels(dense, tmp_path / "models" / "seed-5" / "dense.npz")
     for method in ("weight", "unit"):
         for k in params["prune"]["ks"]:
             save_kernels(prune_network(dense, method, k),
                          pruned_path(tmp_path / "pruned", 5, method, k))
-    save_kernels(prune_network(he_kernels(3), "weight", 90),
+    save_kernels(prune_network(he_kernels(np.random.default_rng(3)), "weight", 90),
                  finetuned_path(tmp_path / "finetuned", 5, "oneshot", "weight", 90))
     # Not in params: must be ignored.
     save_kernels(dense, pruned_path(tmp_path / "pruned", 5, "weight", 50))
@@ -131,7 +127,7 @@ def test_benchmark_stage_end_to_end(tmp_path):
 def test_benchmark_rejects_missing_model(tmp_path, capsys):
     import benchmark
 
-    save_kernels(he_kernels(3), tmp_path / "models" / "seed-0" / "dense.npz")
+    save_kernels(he_kernels(np.random.default_rng(3)), tmp_path / "models" / "seed-0" / "dense.npz")
     code = benchmark.main([
         "--params", str(REPO / "params.yaml"), "--models", str(tmp_path / "models"),
         "--pruned-dir", str(tmp_path / "none"), "--finetuned-dir", str(tmp_path / "none"),

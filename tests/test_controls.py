@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import scratch
 import yaml
+from shapes import DEFAULT_HIDDEN, HIDDEN_SHAPES, he_kernels, kernel_shapes
 from synthetic import write_striped_idx
 
 from prunelab.model.structure import shrink
-from prunelab.model.weights import KERNEL_SHAPES, load_kernels, save_kernels
-from prunelab.pruning.masks import prune_network
+from prunelab.model.weights import load_kernels, save_kernels
+from prunelab.pruning.masks import count_to_prune, prune_network
 from prunelab.retraining.controls import (
     embed,
     initial_kernels,
@@ -26,16 +27,13 @@ from prunelab.retraining.controls import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def he_kernels(seed: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return [(rng.normal(size=s) * np.sqrt(2 / s[0])).astype(np.float32) for s in KERNEL_SHAPES]
+LENET = HIDDEN_SHAPES["lenet-300-100"]
 
 
 def test_a_ticket_starts_from_the_initial_weights_bit_for_bit():
-    initial = initial_kernels(3, 0.2)
-    pruned = prune_network(he_kernels(1), "weight", 90)  # a trained network's mask stand-in
+    initial = initial_kernels(DEFAULT_HIDDEN, 3, 0.2)
+    # A trained network's mask stand-in.
+    pruned = prune_network(he_kernels(np.random.default_rng(1)), "weight", 90)
     start, masks = ticket_start(initial, pruned)
     for index, (kernel, mask, init) in enumerate(zip(start, masks, initial, strict=True)):
         if index < len(start) - 1:
@@ -47,8 +45,8 @@ def test_a_ticket_starts_from_the_initial_weights_bit_for_bit():
 
 
 def test_the_reinitialised_control_has_the_mask_but_other_weights():
-    initial, other = initial_kernels(3, 0.2), reinitialised(3, 0.2)
-    pruned = prune_network(he_kernels(1), "weight", 95)
+    initial, other = initial_kernels(DEFAULT_HIDDEN, 3, 0.2), reinitialised(DEFAULT_HIDDEN, 3, 0.2)
+    pruned = prune_network(he_kernels(np.random.default_rng(1)), "weight", 95)
     ticket, ticket_masks = ticket_start(initial, pruned)
     control, control_masks = ticket_start(other, pruned)
     for a, b, mask_a, mask_b in zip(ticket, control, ticket_masks, control_masks, strict=True):
@@ -59,33 +57,36 @@ def test_the_reinitialised_control_has_the_mask_but_other_weights():
         assert b.std() == pytest.approx(a.std(), rel=0.1)
 
 
-@pytest.mark.parametrize(("k", "widths"), [(90, [784, 100, 100, 50, 20, 10]),
-                                           (50, [784, 500, 500, 250, 100, 10])])
-def test_the_scratch_network_has_unit_pruning_compact_widths(k, widths):
-    unit = prune_network(he_kernels(2), "unit", k)
+@pytest.mark.parametrize("k", [90, 50])
+@pytest.mark.parametrize("shape", list(HIDDEN_SHAPES))
+def test_the_scratch_network_has_unit_pruning_compact_widths(k, shape):
+    hidden = HIDDEN_SHAPES[shape]
+    unit = prune_network(he_kernels(np.random.default_rng(2), hidden), "unit", k)
     small, masks = scratch_network(unit, 4, 0.2)
-    assert [small[0].shape[0]] + [kernel.shape[1] for kernel in small] == widths
+    kept = tuple(width - count_to_prune(width, k) for width in hidden)
+    assert [kernel.shape for kernel in small] == kernel_shapes(kept)
     assert [kernel.shape for kernel in small] == [kernel.shape for kernel in shrink(unit)]
     assert all(mask.all() for mask in masks)
     # A fresh draw, not unit pruning's surviving weights.
     assert (small[1] == shrink(unit)[1]).mean() < 0.01
     full = embed(small, unit)
-    assert [kernel.shape for kernel in full] == [tuple(s) for s in KERNEL_SHAPES]
+    assert [kernel.shape for kernel in full] == kernel_shapes(hidden)
     assert [kernel.shape for kernel in shrink(full)] == [kernel.shape for kernel in small]
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Synthetic IDX files, a params file for two short epochs, and pruned stand-ins."""
+    """Synthetic IDX files, a params file for two short epochs, and pruned stand-ins of the
+    LENET shape (the stages take the shape from the kernels they read)."""
     root = tmp_path_factory.mktemp("controls")
     write_striped_idx(root / "raw", {"train": 400, "t10k": 100})
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["train"].update(seeds=[0, 7], epochs=2, batch_size=50)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
-    trained = he_kernels(5)
+    trained = he_kernels(np.random.default_rng(5), LENET)
     save_kernels(prune_network(trained, "weight", 95), root / "weight-95.npz")
     save_kernels(prune_network(trained, "unit", 90), root / "unit-90.npz")
-    save_kernels(initial_kernels(7, params["train"]["dropout"]), root / "init.npz")
+    save_kernels(initial_kernels(LENET, 7, params["train"]["dropout"]), root / "init.npz")
     return root
 
 
@@ -133,9 +134,9 @@ def test_scratch_stage_trains_the_compact_widths(world: Path, tmp_path: Path):
                          "--out", str(tmp_path / "s.npz"), "--log", str(tmp_path / "s.json")])
     assert code == 0
     kernels = load_kernels(tmp_path / "s.npz")
-    assert [k.shape for k in kernels] == [tuple(s) for s in KERNEL_SHAPES]
+    assert [k.shape for k in kernels] == kernel_shapes(LENET)
     small = shrink(kernels)
-    assert [small[0].shape[0]] + [k.shape[1] for k in small] == [784, 100, 100, 50, 20, 10]
+    assert [k.shape for k in small] == kernel_shapes((30, 10))  # 90 % of 300 and 100 units gone
     # Zero outside the live units (so shrink finds exactly these widths), and nothing of the
     # pruned model's weights carried over.
     unit = load_kernels(world / "unit-90.npz")

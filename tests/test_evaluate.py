@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from shapes import he_kernels
 from stage_runner import run_stage
 
 from prunelab.data.datasets import TEST_IMAGES, TEST_LABELS, load_dataset, load_test_split
 from prunelab.data.idx import encode_idx
 from prunelab.model.forward import accuracy_and_loss, forward
-from prunelab.model.weights import KERNEL_SHAPES, load_kernels, save_kernels
+from prunelab.model.weights import hidden_widths, load_kernels, save_kernels
 from prunelab.pruning.masks import prune_network
 from prunelab.stats.measure import over_seeds, rounded
 from prunelab.stats.sparsity import magnitude_stats
@@ -26,13 +27,6 @@ SEEDS = [3, 1]
 SMALL_SIZES = (784, 16, 12, 8, 6, 10)  # the stages take any chain of kernels; small is fast
 
 
-def he_kernels(rng, sizes) -> list[np.ndarray]:
-    return [
-        (rng.normal(size=(r, c)) * np.sqrt(2 / r)).astype(np.float32)
-        for r, c in zip(sizes[:-1], sizes[1:], strict=True)
-    ]
-
-
 def macs(sizes: tuple[int, ...]) -> int:
     """Multiply-accumulates per example of a dense MLP with these layer widths."""
     return sum(r * c for r, c in zip(sizes[:-1], sizes[1:], strict=True))
@@ -43,10 +37,10 @@ def test_numpy_accuracy_and_loss_match_keras():
     from prunelab.model.network import build_mlp, set_kernels
 
     rng = np.random.default_rng(0)
-    dense = he_kernels(rng, [KERNEL_SHAPES[0][0]] + [s[1] for s in KERNEL_SHAPES])
+    dense = he_kernels(rng)
     images = rng.random((300, 784), dtype=np.float32)
     labels = rng.integers(0, 10, size=300)
-    model = build_mlp()
+    model = build_mlp(hidden_widths(dense))
     model.compile(
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
     )
@@ -78,7 +72,7 @@ def world(tmp_path_factory):
     # No training files: the stage reads only the test split.
     pruned, finetuned = root / "pruned", root / "finetuned"
     for seed in SEEDS:
-        dense = he_kernels(np.random.default_rng(seed), SMALL_SIZES)
+        dense = he_kernels(np.random.default_rng(seed), SMALL_SIZES[1:-1])
         save_kernels(dense, root / "models" / f"seed-{seed}" / "dense.npz")
         for method in METHODS:
             for k in KS:
@@ -101,6 +95,7 @@ def world(tmp_path_factory):
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["train"]["seeds"] = SEEDS
+    params["model"]["hidden"] = list(SMALL_SIZES[1:-1])
     params["prune"]["methods"] = METHODS
     params["prune"]["ks"] = KS
     params["reconstruct"].update(methods=["weight_refit"], ks=KS)

@@ -12,11 +12,12 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shapes import kernel_shapes
 from synthetic import write_striped_idx
 
 from prunelab.model.forward import forward
 from prunelab.model.structure import alive_units, shrink
-from prunelab.model.weights import KERNEL_SHAPES, load_kernels, save_kernels
+from prunelab.model.weights import load_kernels, save_kernels
 from prunelab.pruning.masks import network_masks, prune_network
 from prunelab.retraining.finetune import submatrices, write_back
 from prunelab.retraining.gradual import cubic_sparsity, gradual_plan
@@ -109,7 +110,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
         kernels = [
             (np.random.default_rng(seed + 10 * i).standard_normal(shape) * np.sqrt(2 / shape[0]))
             .astype(np.float32)
-            for i, shape in enumerate(KERNEL_SHAPES)
+            for i, shape in enumerate(kernel_shapes())
         ]
         save_kernels(kernels, root / "models" / f"seed-{seed}" / "dense.npz")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())

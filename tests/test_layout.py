@@ -18,7 +18,7 @@ ARROWS = {
     "pruning": {"data", "model", "wiring"},
     "retraining": {"data", "model", "pruning", "wiring"},
     "stats": {"data", "model", "pruning", "wiring"},
-    "schema": {"wiring"},
+    "schema": {"data", "wiring"},  # model.py caps the weights of the dataset's inputs
     "speed": {"model", "schema", "stats", "wiring"},
     "figures": {"pruning", "stats", "wiring"},
 }

@@ -1,24 +1,21 @@
 """The Keras MLP, the numpy kernels file and forward pass, the validation split; no training."""
 
 import importlib
-import math
 
 import numpy as np
 import pytest
+from shapes import DEFAULT_HIDDEN, HIDDEN_SHAPES, he_kernels, kernel_shapes
 
 from prunelab.data.datasets import Split
 from prunelab.model.forward import forward
-from prunelab.model.weights import KERNEL_SHAPES, LAYER_SIZES, load_kernels, save_kernels
+from prunelab.model.weights import hidden_widths, load_kernels, save_kernels
 
+# The network the README documents, which params.yaml's model.hidden gives by default.
 EXPECTED_SHAPES = [(784, 1000), (1000, 1000), (1000, 500), (500, 200), (200, 10)]
 
 
 def _random_kernels(seed: int = 0) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return [
-        rng.normal(0.0, math.sqrt(2.0 / rows), (rows, cols)).astype(np.float32)
-        for rows, cols in EXPECTED_SHAPES
-    ]
+    return he_kernels(np.random.default_rng(seed))
 
 
 @pytest.fixture(scope="module")
@@ -33,25 +30,28 @@ def keras():
 
 @pytest.fixture
 def mlp(model_module):
-    return model_module.build_mlp()
+    return model_module.build_mlp(DEFAULT_HIDDEN)
 
 
-def test_kernel_shapes_constant():
-    assert list(KERNEL_SHAPES) == EXPECTED_SHAPES
-    assert LAYER_SIZES == (784, 1000, 1000, 500, 200, 10)
+def test_the_default_widths_are_the_documented_network():
+    assert kernel_shapes(DEFAULT_HIDDEN) == EXPECTED_SHAPES
+    assert hidden_widths(_random_kernels()) == DEFAULT_HIDDEN
 
 
-def test_build_mlp_has_exactly_five_bias_free_kernels(mlp, model_module):
-    assert [tuple(w.shape) for w in mlp.weights] == EXPECTED_SHAPES
-    assert len(mlp.trainable_weights) == 5
-    assert mlp.non_trainable_weights == []
-    assert not any("bias" in w.path or "bias" in w.name for w in mlp.weights)
-    dense = model_module.dense_layers(mlp)
-    assert len(dense) == 5
+@pytest.mark.parametrize("shape", list(HIDDEN_SHAPES))
+def test_build_mlp_has_one_bias_free_kernel_per_layer(model_module, shape):
+    hidden = HIDDEN_SHAPES[shape]
+    model = model_module.build_mlp(hidden)
+    assert [tuple(w.shape) for w in model.weights] == kernel_shapes(hidden)
+    assert len(model.trainable_weights) == len(hidden) + 1
+    assert model.non_trainable_weights == []
+    assert not any("bias" in w.path or "bias" in w.name for w in model.weights)
+    dense = model_module.dense_layers(model)
+    assert len(dense) == len(hidden) + 1
     assert all(layer.use_bias is False and layer.bias is None for layer in dense)
-    assert mlp.count_params() == sum(r * c for r, c in EXPECTED_SHAPES)
-    assert mlp.input_shape == (None, 784)
-    assert mlp.output_shape == (None, 10)
+    assert model.count_params() == sum(r * c for r, c in kernel_shapes(hidden))
+    assert model.input_shape == (None, 784)
+    assert model.output_shape == (None, 10)
 
 
 def test_activations_relu_hidden_linear_logits(mlp, model_module, keras):
@@ -63,13 +63,15 @@ def test_activations_relu_hidden_linear_logits(mlp, model_module, keras):
 
 
 @pytest.mark.parametrize("rate", [0.2, 0.5])
-def test_dropout_adds_layers_but_no_weights(model_module, keras, rate):
-    model = model_module.build_mlp(dropout=rate)
+@pytest.mark.parametrize("shape", list(HIDDEN_SHAPES))
+def test_dropout_adds_layers_but_no_weights(model_module, keras, rate, shape):
+    hidden = HIDDEN_SHAPES[shape]
+    model = model_module.build_mlp(hidden, dropout=rate)
     dropouts = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
-    assert len(dropouts) == 4
+    assert len(dropouts) == len(hidden)
     assert all(layer.rate == rate for layer in dropouts)
-    assert [tuple(w.shape) for w in model.weights] == EXPECTED_SHAPES
-    assert len(model.get_weights()) == 5
+    assert [tuple(w.shape) for w in model.weights] == kernel_shapes(hidden)
+    assert len(model.get_weights()) == len(hidden) + 1
     assert not any("bias" in w.path for w in model.weights)
 
 

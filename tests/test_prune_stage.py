@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shapes import HIDDEN_SHAPES, kernel_shapes
 from stage_runner import StageRun, modules_loaded_by, run_stage
 
-from prunelab.model.weights import KERNEL_SHAPES, load_kernels, save_kernels
+from prunelab.model.weights import load_kernels, save_kernels
 from prunelab.pruning.masks import count_to_prune, prune_network
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,16 +20,20 @@ SEEDS = [4, 2]
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A params copy with two seeds, and per seed five random kernels of the real shapes."""
+    """A params copy with two seeds, and per seed and shape (tests/shapes.py) random kernels: the
+    default widths in models/, the others in models-<shape>/ (the stage takes the shape from the
+    kernels it reads)."""
     folder = tmp_path_factory.mktemp("prune")
     params = (ROOT / "params.yaml").read_text()
     params = re.sub(r"seeds: \[[0-9, ]*\]", f"seeds: {SEEDS}", params)
     (folder / "params.yaml").write_text(params)
-    for seed in SEEDS:
-        rng = np.random.default_rng(seed)
-        kernels = [rng.standard_normal(shape).astype(np.float32) + 1e-3 for shape in KERNEL_SHAPES]
-        assert all(np.count_nonzero(kernel == 0) == 0 for kernel in kernels)
-        save_kernels(kernels, folder / "models" / f"seed-{seed}" / "dense.npz")
+    for shape, hidden in HIDDEN_SHAPES.items():
+        for seed in SEEDS:
+            rng = np.random.default_rng(seed)
+            kernels = [rng.standard_normal(rows_columns).astype(np.float32) + 1e-3
+                       for rows_columns in kernel_shapes(hidden)]
+            assert all(np.count_nonzero(kernel == 0) == 0 for kernel in kernels)
+            save_kernels(kernels, dense_file(folder, seed, shape))
     return folder
 
 
@@ -36,38 +41,41 @@ def run_prune(folder: Path, *args: str) -> StageRun:
     return run_stage("prune", "--params", folder / "params.yaml", *args)
 
 
-def dense_file(workdir: Path, seed: int) -> Path:
-    return workdir / "models" / f"seed-{seed}" / "dense.npz"
+def dense_file(workdir: Path, seed: int, shape: str = "default") -> Path:
+    models = "models" if shape == "default" else f"models-{shape}"
+    return workdir / models / f"seed-{seed}" / "dense.npz"
 
 
 @pytest.mark.parametrize(
     ("method", "k"), [("weight", 50), ("unit", 90), ("weight", 0), ("random", 90), ("global", 90)]
 )
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("shape", list(HIDDEN_SHAPES))
 def test_stage_prunes_one_seed_and_keeps_logits(
-    workdir: Path, tmp_path: Path, method: str, k: int, seed: int
+    workdir: Path, tmp_path: Path, method: str, k: int, seed: int, shape: str
 ) -> None:
+    shapes = kernel_shapes(HIDDEN_SHAPES[shape])
     out = tmp_path / method / f"{k}.npz"
     result = run_prune(
         workdir, "--method", method, "--k", str(k), "--seed", str(seed),
-        "--dense", str(dense_file(workdir, seed)), "--out", str(out),
+        "--dense", str(dense_file(workdir, seed, shape)), "--out", str(out),
     )
     assert result.returncode == 0, result.stderr
     assert f"prune: {method}-{k} seed {seed}" in result.stdout
     assert [path.name for path in out.parent.iterdir()] == [out.name]
-    dense = load_kernels(dense_file(workdir, seed))
+    dense = load_kernels(dense_file(workdir, seed, shape))
     pruned = load_kernels(out)
     expected = prune_network(dense, method, k, seed)
     for got, want in zip(pruned, expected, strict=True):
         np.testing.assert_array_equal(got, want)
-    assert [p.shape for p in pruned] == list(KERNEL_SHAPES)
+    assert [p.shape for p in pruned] == shapes
     removed = [np.count_nonzero(kernel == 0) for kernel in pruned[:-1]]
     if method == "unit":
-        assert removed == [count_to_prune(c, k) * r for r, c in KERNEL_SHAPES[:-1]]
+        assert removed == [count_to_prune(c, k) * r for r, c in shapes[:-1]]
     elif method == "global":  # the same total, spread by one threshold
-        assert sum(removed) == sum(count_to_prune(r * c, k) for r, c in KERNEL_SHAPES[:-1])
+        assert sum(removed) == sum(count_to_prune(r * c, k) for r, c in shapes[:-1])
     else:
-        assert removed == [count_to_prune(r * c, k) for r, c in KERNEL_SHAPES[:-1]]
+        assert removed == [count_to_prune(r * c, k) for r, c in shapes[:-1]]
     assert pruned[-1].tobytes() == dense[-1].tobytes()
 
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from shapes import HIDDEN_SHAPES, he_kernels, kernel_shapes
 
-from prunelab.model.weights import KERNEL_SHAPES
 from prunelab.pruning.masks import (
     count_to_prune,
     global_masks,
@@ -49,8 +49,9 @@ def exact_round(n: int, k: int) -> int:
 
 @pytest.mark.parametrize("k", range(100))
 def test_count_matches_exact_rounding_for_every_k(k: int) -> None:
-    sizes = list(range(0, 201)) + [size for shape in KERNEL_SHAPES for size in shape]
-    sizes += [rows * cols for rows, cols in KERNEL_SHAPES]
+    real = [shape for hidden in HIDDEN_SHAPES.values() for shape in kernel_shapes(hidden)]
+    sizes = list(range(0, 201)) + [size for shape in real for size in shape]
+    sizes += [rows * cols for rows, cols in real]
     for n in sizes:
         assert count_to_prune(n, k) == exact_round(n, k), (n, k)
 
@@ -312,6 +313,26 @@ def test_prune_network_layerwise_and_logits_untouched(method: str, k: int) -> No
     assert pruned[-1].tobytes() == kernels[-1].tobytes()
     for kernel, copy in zip(kernels, before, strict=True):
         assert kernel.tobytes() == copy.tobytes()
+
+
+@pytest.mark.parametrize("method", ["weight", "unit", "random", "global"])
+@pytest.mark.parametrize("k", [50, 90])
+@pytest.mark.parametrize("shape", list(HIDDEN_SHAPES))
+def test_prune_network_on_the_real_shapes(shape: str, k: int, method: str) -> None:
+    """Every hidden matrix of the default widths, LeNet-300-100 and a one-hidden-layer
+    network loses exactly its count (the global threshold: the same total); the logits matrix
+    is never touched, however many hidden ones there are."""
+    kernels = he_kernels(np.random.default_rng(k), HIDDEN_SHAPES[shape])
+    pruned = prune_network(kernels, method, k, seed=1)
+    removed = [np.count_nonzero(kernel == 0) for kernel in pruned[:-1]]
+    hidden = [kernel.shape for kernel in kernels[:-1]]
+    if method == "unit":
+        assert removed == [count_to_prune(columns, k) * rows for rows, columns in hidden]
+    elif method == "global":
+        assert sum(removed) == sum(count_to_prune(rows * columns, k) for rows, columns in hidden)
+    else:
+        assert removed == [count_to_prune(rows * columns, k) for rows, columns in hidden]
+    assert pruned[-1].tobytes() == kernels[-1].tobytes()
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from shapes import HIDDEN_SHAPES, he_kernels, kernel_shapes
 from stage_runner import StageRun, modules_loaded_by, run_stage
 
 from prunelab.data.datasets import TRAIN_IMAGES, TRAIN_LABELS
 from prunelab.data.idx import encode_idx
-from prunelab.model.weights import KERNEL_SHAPES, load_kernels, save_kernels
+from prunelab.model.weights import load_kernels, save_kernels
 from prunelab.pruning.masks import count_to_prune
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,18 +21,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Training IDX files only (no test split exists to be read), a dense model, small params."""
+    """Training IDX files only (no test split exists to be read), a dense model of each shape
+    (``dense.npz`` the default widths, ``dense-<shape>.npz`` the others), small params."""
     root = tmp_path_factory.mktemp("reconstruct")
     rng = np.random.default_rng(3)
     (root / "raw").mkdir()
     images = rng.integers(0, 256, size=(400, 28, 28), dtype=np.uint8)
     (root / "raw" / TRAIN_IMAGES).write_bytes(encode_idx(images))
     (root / "raw" / TRAIN_LABELS).write_bytes(encode_idx(rng.integers(0, 10, 400, np.uint8)))
-    kernels = [
-        (rng.standard_normal(shape) * np.sqrt(2 / shape[0])).astype(np.float32)
-        for shape in KERNEL_SHAPES
-    ]
-    save_kernels(kernels, root / "dense.npz")
+    for shape, hidden in HIDDEN_SHAPES.items():
+        save_kernels(he_kernels(rng, hidden), dense_path(root, shape))
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["train"]["seeds"] = [4]
     params["reconstruct"]["calibration_images"] = 128
@@ -57,32 +56,38 @@ def test_calibration_set_is_the_drawn_training_rows(world: Path) -> None:
     np.testing.assert_array_equal(stored, train.images[rows])
 
 
-def reconstruct_args(world: Path, *args: str) -> list[str]:
+def dense_path(world: Path, shape: str = "default") -> Path:
+    return world / ("dense.npz" if shape == "default" else f"dense-{shape}.npz")
+
+
+def reconstruct_args(world: Path, *args: str, shape: str = "default") -> list[str]:
     return ["--params", str(world / "params.yaml"), "--calibration",
-            str(world / "calibration.npy"), "--dense", str(world / "dense.npz"), *args]
+            str(world / "calibration.npy"), "--dense", str(dense_path(world, shape)), *args]
 
 
-def run_reconstruct(world: Path, *args: str) -> StageRun:
-    return run_stage("reconstruct", *reconstruct_args(world, *args))
+def run_reconstruct(world: Path, *args: str, shape: str = "default") -> StageRun:
+    return run_stage("reconstruct", *reconstruct_args(world, *args, shape=shape))
 
 
 @pytest.mark.parametrize("method", ["weight_refit", "unit_refit", "wanda"])
+@pytest.mark.parametrize("shape", list(HIDDEN_SHAPES))
 def test_stage_prunes_exactly_and_keeps_the_logits_unpruned(
-    world: Path, tmp_path: Path, method: str
+    world: Path, tmp_path: Path, method: str, shape: str
 ) -> None:
+    shapes = kernel_shapes(HIDDEN_SHAPES[shape])
     out = tmp_path / "90.npz"
     result = run_reconstruct(world, "--method", method, "--k", "90", "--seed", "4",
-                             "--out", str(out))
+                             "--out", str(out), shape=shape)
     assert result.returncode == 0, result.stderr
     assert f"reconstruct: {method}-90 seed 4" in result.stdout
     kernels = load_kernels(out)
-    assert [k.shape for k in kernels] == list(KERNEL_SHAPES)
+    assert [k.shape for k in kernels] == shapes
     zero_columns = [int(np.all(k == 0, axis=0).sum()) for k in kernels[:-1]]
     if method == "unit_refit":
-        assert zero_columns == [count_to_prune(c, 90) for _, c in KERNEL_SHAPES[:-1]]
+        assert zero_columns == [count_to_prune(c, 90) for _, c in shapes[:-1]]
     else:
         removed = [int(np.count_nonzero(k == 0)) for k in kernels[:-1]]
-        assert removed == [count_to_prune(r * c, 90) for r, c in KERNEL_SHAPES[:-1]]
+        assert removed == [count_to_prune(r * c, 90) for r, c in shapes[:-1]]
     assert np.count_nonzero(np.all(kernels[-1] == 0, axis=0)) == 0  # no class is deleted
 
 

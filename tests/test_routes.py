@@ -1,8 +1,9 @@
 """Every execution route gives the masked dense model's logits; the compact Keras model too.
 
 No timing assertions: speed is the benchmark's business. A hand-computed tiny network first,
-then random He-initialised kernels of the real shapes, pruned by ``prune_network`` (weight 90 /
-99, unit 90), then compacted, on uniform random pixels and on real Fashion-MNIST test images.
+then random He-initialised kernels of the default widths, LeNet-300-100 and one hidden layer
+(tests/shapes.py), pruned by ``prune_network`` (weight 90 / 99, unit 90), then compacted, on
+uniform random pixels (every shape) and on real Fashion-MNIST test images (the default).
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shapes import DEFAULT_HIDDEN, HIDDEN_SHAPES, he_kernels, kernel_shapes
 
+from prunelab.data.datasets import CLASSES, PIXELS
 from prunelab.data.idx import read_idx_file
 from prunelab.model.forward import forward
-from prunelab.model.weights import KERNEL_SHAPES, LAYER_SIZES
-from prunelab.pruning.masks import prune_network
-from prunelab.speed.routes.base import compact, hidden_sizes
+from prunelab.model.weights import hidden_widths
+from prunelab.pruning.masks import count_to_prune, prune_network
+from prunelab.speed.routes.base import compact
 from prunelab.speed.routes.keras_model import build_compact_keras
 from prunelab.speed.routes.litert import pad_hidden_widths
 from prunelab.speed.routes.registry import DENSE_ROUTES, ROUTES, SPARSE_ROUTES, prepare
@@ -49,21 +52,26 @@ TINY_INPUTS = np.array(
 TINY_LOGITS = np.array([[3, 0], [4, -4], [9, -3], [2, -2], [12, -9], [15, -6]], np.float32)
 
 
-def he_kernels(seed: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return [(rng.normal(size=s) * np.sqrt(2 / s[0])).astype(np.float32) for s in KERNEL_SHAPES]
+@pytest.fixture(scope="module")
+def shaped_networks() -> dict[str, dict[tuple[str, int], list[np.ndarray]]]:
+    """Per shape name, the pruned networks of every case."""
+    networks = {}
+    for name, hidden in HIDDEN_SHAPES.items():
+        dense = he_kernels(np.random.default_rng(0), hidden)
+        networks[name] = {case: prune_network(dense, *case) for case in CASES}
+    return networks
 
 
 @pytest.fixture(scope="module")
-def networks() -> dict[tuple[str, int], list[np.ndarray]]:
-    dense = he_kernels(0)
-    return {case: prune_network(dense, *case) for case in CASES}
+def networks(shaped_networks) -> dict[tuple[str, int], list[np.ndarray]]:
+    """The default widths' pruned networks."""
+    return shaped_networks["default"]
 
 
 @pytest.fixture(scope="module")
 def images() -> dict[int, np.ndarray]:
     rng = np.random.default_rng(1)
-    batches = {n: rng.random((n, LAYER_SIZES[0]), dtype=np.float32) for n in BATCHES}
+    batches = {n: rng.random((n, PIXELS), dtype=np.float32) for n in BATCHES}
     batches[300][:, ::3] = 0.0  # some black pixels, as in real images (zero-skipping paths)
     return batches
 
@@ -75,7 +83,7 @@ def real_images() -> dict[int, np.ndarray]:
     path = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
     if not path.exists():
         pytest.fail("Fashion-MNIST is missing: run `make test` (it installs dataset-fashion-mnist)")
-    pixels = read_idx_file(path)[: sum(BATCHES)].reshape(-1, LAYER_SIZES[0])
+    pixels = read_idx_file(path)[: sum(BATCHES)].reshape(-1, PIXELS)
     rows = pixels.astype(np.float32) / 255.0
     starts = np.cumsum((0,) + BATCHES)
     return {n: rows[start:start + n] for n, start in zip(BATCHES, starts, strict=False)}
@@ -101,7 +109,7 @@ def test_route_table_and_order():
 
 def test_tiny_network_compacts_to_its_live_units():
     small = compact(TINY)
-    assert hidden_sizes(small) == (2, 2)
+    assert hidden_widths(small) == (2, 2)
     np.testing.assert_array_equal(small[0], [[1, -1], [0, 2], [3, 1], [0, 1]])
     np.testing.assert_array_equal(small[1], [[1, 1], [2, -1]])
 
@@ -118,8 +126,9 @@ def test_route_gives_hand_computed_logits(name, compacted, repeat):
 
 @pytest.mark.parametrize("name", list(ROUTES))
 @pytest.mark.parametrize("case", CASES, ids=[f"{m}-{k}" for m, k in CASES])
-def test_route_matches_masked_dense_forward(name, case, networks, images):
-    pruned = networks[case]
+@pytest.mark.parametrize("shape", list(HIDDEN_SHAPES))
+def test_route_matches_masked_dense_forward(name, case, shape, shaped_networks, images):
+    pruned = shaped_networks[shape][case]
     runner = prepare(name, compact(pruned))
     for batch in images.values():
         assert_logits_close(runner(batch), forward(pruned, batch))
@@ -142,17 +151,33 @@ def test_routes_take_uncompacted_kernels(name, networks, images):
     assert_logits_close(runner(images[300]), forward(pruned, images[300]))
 
 
-def test_compact_shrinks_unit_pruned_network(networks):
-    small = compact(networks[("unit", 90)])
-    assert hidden_sizes(small) == (100, 100, 50, 20)
+def kept_widths(hidden: tuple[int, ...], k: int) -> tuple[int, ...]:
+    """Each hidden layer's units left by unit pruning at k."""
+    return tuple(width - count_to_prune(width, k) for width in hidden)
+
+
+@pytest.mark.parametrize("shape", list(HIDDEN_SHAPES))
+def test_compact_shrinks_unit_pruned_network(shape, shaped_networks):
+    small = compact(shaped_networks[shape][("unit", 90)])
+    assert hidden_widths(small) == kept_widths(HIDDEN_SHAPES[shape], 90)
     assert all(k.dtype == np.float32 and k.flags.c_contiguous for k in small)
 
 
-def test_compact_keras_model_matches_and_survives_save_and_load(networks, images, tmp_path):
+def test_default_unit_pruned_widths_are_the_documented_ones():
+    """The README and the report quote 784-100-100-50-20-10 for unit 90 % of the default."""
+    assert DEFAULT_HIDDEN == (1000, 1000, 500, 200)
+    assert kept_widths(DEFAULT_HIDDEN, 90) == (100, 100, 50, 20)
+
+
+@pytest.mark.parametrize("shape", list(HIDDEN_SHAPES))
+def test_compact_keras_model_matches_and_survives_save_and_load(shape, shaped_networks, images,
+                                                                tmp_path):
     keras = pytest.importorskip("keras")
-    pruned = networks[("unit", 90)]
+    pruned = shaped_networks[shape][("unit", 90)]
+    widths = kept_widths(HIDDEN_SHAPES[shape], 90)
     model = build_compact_keras(compact(pruned))
-    assert model.count_params() == 784 * 100 + 100 * 100 + 100 * 50 + 50 * 20 + 20 * 10
+    assert model.count_params() == sum(rows * columns for rows, columns in
+                                       kernel_shapes(widths))
     batch = images[300]
     expected = forward(pruned, batch)
     assert_logits_close(model(batch, training=False).numpy(), expected)
@@ -160,8 +185,7 @@ def test_compact_keras_model_matches_and_survives_save_and_load(networks, images
     model.save(path)
     reloaded = keras.models.load_model(path)
     assert [layer.units for layer in reloaded.layers if hasattr(layer, "units")] == [
-        100, 100, 50, 20, 10
-    ]
+        *widths, CLASSES]
     assert_logits_close(reloaded(batch, training=False).numpy(), expected)
     assert_logits_close(keras_runner(reloaded)(batch), expected)
 
@@ -169,19 +193,20 @@ def test_compact_keras_model_matches_and_survives_save_and_load(networks, images
 def test_padding_keeps_logits(networks, images):
     small = compact(networks[("weight", 99)])
     padded = pad_hidden_widths(small, 4)
-    assert all(width % 4 == 0 for width in hidden_sizes(padded))
+    assert all(width % 4 == 0 for width in hidden_widths(padded))
     assert_logits_close(forward(padded, images[17]), forward(small, images[17]))
 
 
 @pytest.mark.parametrize("name", ["numpy", "numba", "numba-csr", "scipy-csr"])
-def test_all_dead_network_gives_zero_logits(name):
-    kernels = [np.zeros(s, np.float32) for s in KERNEL_SHAPES]
+@pytest.mark.parametrize("shape", list(HIDDEN_SHAPES))
+def test_all_dead_network_gives_zero_logits(name, shape):
+    kernels = [np.zeros(s, np.float32) for s in kernel_shapes(HIDDEN_SHAPES[shape])]
     small = compact(kernels)
-    assert hidden_sizes(small) == (0, 0, 0, 0)
+    assert hidden_widths(small) == (0,) * len(HIDDEN_SHAPES[shape])
     runner = prepare(name, small)
     for n in (3, 20):
-        logits = runner(np.ones((n, 784), np.float32))
-        np.testing.assert_array_equal(logits, np.zeros((n, 10), np.float32))
+        logits = runner(np.ones((n, PIXELS), np.float32))
+        np.testing.assert_array_equal(logits, np.zeros((n, CLASSES), np.float32))
 
 
 def test_bad_batch_and_unknown_route_are_rejected(networks):

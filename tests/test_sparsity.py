@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from shapes import HIDDEN_SHAPES, he_kernels, kernel_shapes
 
 from prunelab.model.forward import accuracy_and_loss, forward
 from prunelab.model.structure import alive_units, effective_kernels, shrink
-from prunelab.model.weights import KERNEL_SHAPES
 from prunelab.stats.sparsity import magnitude_stats, model_stats
 
 
@@ -140,15 +140,14 @@ def test_shrink_preserves_logits_exactly_with_integer_weights():
     np.testing.assert_array_equal(forward(shrunk, images), forward(kernels, images))
 
 
-def test_shrink_preserves_logits_of_a_pruned_real_shaped_network():
-    from prunelab.pruning.masks import prune_network
+@pytest.mark.parametrize("shape", list(HIDDEN_SHAPES))
+def test_shrink_preserves_logits_of_a_pruned_real_shaped_network(shape):
+    from prunelab.pruning.masks import count_to_prune, prune_network
 
     rng = np.random.default_rng(2)
-    dense = [
-        (rng.normal(size=shape) * np.sqrt(2 / shape[0])).astype(np.float32)
-        for shape in KERNEL_SHAPES
-    ]
-    images = rng.random((64, KERNEL_SHAPES[0][0]), dtype=np.float32)
+    hidden = HIDDEN_SHAPES[shape]
+    dense = he_kernels(rng, hidden)
+    images = rng.random((64, 784), dtype=np.float32)
     for method, k in (("unit", 90), ("weight", 99)):
         pruned = prune_network(dense, method, k)
         shrunk = shrink(pruned)
@@ -156,8 +155,10 @@ def test_shrink_preserves_logits_of_a_pruned_real_shaped_network():
         np.testing.assert_allclose(
             forward(shrunk, images), forward(pruned, images), rtol=1e-5, atol=1e-6
         )
-    # Unit pruning at 90 % keeps 100, 100, 50, 20 units (none die by propagation here).
-    assert [k.shape[1] for k in shrink(prune_network(dense, "unit", 90))] == [100, 100, 50, 20, 10]
+    # Unit pruning at 90 % keeps 10 % of each layer's units (none die by propagation here):
+    # 100, 100, 50, 20 of the default widths.
+    kept = [width - count_to_prune(width, 90) for width in hidden]
+    assert [k.shape[1] for k in shrink(prune_network(dense, "unit", 90))] == [*kept, 10]
 
 
 def test_all_dead_layer_keeps_shapes_valid_and_gives_zero_logits():
@@ -214,7 +215,7 @@ def test_model_stats_of_the_chain_reaction_exactly():
 
 def test_model_stats_of_the_dense_real_network():
     rng = np.random.default_rng(4)
-    dense = [rng.normal(size=shape).astype(np.float32) + 0.5 for shape in KERNEL_SHAPES]
+    dense = [rng.normal(size=shape).astype(np.float32) + 0.5 for shape in kernel_shapes()]
     for kernel in dense:
         kernel[kernel == 0] = 1.0
     stats = model_stats(dense)

@@ -91,12 +91,23 @@ def test_sensitivity_table_has_a_row_per_method_and_matrix() -> None:
         "kernel_1": {"50": entry(0, 0.8, 0.7, 0.9), "90": entry(0, 0.5, 0.4, 0.6)},
         "kernel_0": {"50": entry(0, 0.85, 0.8, 0.9), "90": entry(0, 0.6, 0.55, 0.65)},
     }}
-    assert body(sensitivity_table(document, ("weight",), [50, 90])) == [
+    table = sensitivity_table(document, ("weight",), [50, 90], [(784, 300), (300, 100)])
+    assert "kernel_0 is 784×300, kernel_1 300×100." in table
+    assert body(table) == [
         "| method | matrix | k=50 | k=90 |",
         "|---|---|---:|---:|",
         "| weight | kernel_0 | 0.8500 (0.8000–0.9000) | 0.6000 (0.5500–0.6500) |",
         "| weight | kernel_1 | 0.8000 (0.7000–0.9000) | 0.5000 (0.4000–0.6000) |",
     ]
+
+
+def test_sensitivity_table_orders_matrices_by_depth_past_ten() -> None:
+    """kernel_10 comes after kernel_9, as the network has them (not as text sorts)."""
+    shapes = [(784, 8)] + [(8, 8)] * 10
+    document = {"seeds": [0], "unit": {f"kernel_{layer}": {"90": entry(0, 0.5, 0.5, 0.5)}
+                                       for layer in range(11)}}
+    rows = body(sensitivity_table(document, ("unit",), [90], shapes))[2:]
+    assert [row.split(" | ")[1] for row in rows] == [f"kernel_{layer}" for layer in range(11)]
 
 
 def benchmark_row(method: str, k: int, batch: int, route: str, latency_ms: float,

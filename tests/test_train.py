@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import train
 import yaml
+from shapes import DEFAULT_HIDDEN, HIDDEN_SHAPES, kernel_shapes
 from synthetic import write_striped_idx
 
 from prunelab.model import training
-from prunelab.model.weights import KERNEL_SHAPES, load_kernels
+from prunelab.model.weights import load_kernels
 from prunelab.wiring.machine import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,8 +26,10 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_striped_idx(tmp_path_factory.mktemp("idx"), {"train": 400, "t10k": 200})
 
 
-def write_params(folder: Path, **train_overrides) -> Path:
+def write_params(folder: Path, hidden: tuple[int, ...] = DEFAULT_HIDDEN, **train_overrides
+                 ) -> Path:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["model"]["hidden"] = list(hidden)
     params["train"].update({"epochs": 2, "batch_size": 50, **train_overrides})
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "params.yaml"
@@ -58,7 +61,7 @@ def test_same_seed_gives_the_same_model_and_metrics(data_dir: Path, tmp_path: Pa
     assert first["epochs_run"] == 2 and 1 <= first["best_epoch"] <= 2
     assert first["devices"] == ["CPU"]  # the CPU wheel: what trained it is on record
     assert first["cpu"] == cpu_model()
-    assert [k.shape for k in load_kernels(tmp_path / "a/dense.npz")] == list(KERNEL_SHAPES)
+    assert [k.shape for k in load_kernels(tmp_path / "a/dense.npz")] == kernel_shapes()
     assert (tmp_path / "a/dense.keras").stat().st_size > 0
     assert (tmp_path / "a/live/plots/metrics").is_dir()
 
@@ -82,6 +85,41 @@ def test_bad_params_stop_before_training(data_dir: Path, tmp_path: Path, capsys)
     ])
     assert code == 1
     assert "train.epochs" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [params]
+
+
+@pytest.mark.parametrize("shape", ["one-hidden"])
+def test_the_network_has_the_widths_of_model_hidden(data_dir: Path, tmp_path: Path,
+                                                    shape: str) -> None:
+    import keras
+
+    hidden = HIDDEN_SHAPES[shape]
+    metrics = train_once(data_dir, tmp_path, write_params(tmp_path, hidden))
+    assert [k.shape for k in load_kernels(tmp_path / "dense.npz")] == kernel_shapes(hidden)
+    assert [k.shape for k in load_kernels(tmp_path / "init.npz")] == kernel_shapes(hidden)
+    model = keras.models.load_model(tmp_path / "dense.keras")
+    assert [layer.units for layer in model.layers if hasattr(layer, "units")] == [*hidden, 10]
+    assert metrics["test_accuracy"] > 0.5  # one hidden layer learns the stripes too
+
+
+@pytest.mark.parametrize("hidden", [[], [0, 10], [300.5], "300", [9000], [100] * 9,
+                                    [8192, 8192]])
+def test_a_bad_model_hidden_stops_before_training(data_dir: Path, tmp_path: Path, capsys,
+                                                  hidden) -> None:
+    params = write_params(tmp_path)
+    raw = yaml.safe_load(params.read_text())
+    raw["model"]["hidden"] = hidden
+    params.write_text(yaml.safe_dump(raw))
+    code = train.main([
+        "--params", str(params), "--seed", "0", "--data", str(data_dir),
+        "--model", str(tmp_path / "m.keras"), "--weights", str(tmp_path / "w.npz"),
+        "--init", str(tmp_path / "i.npz"),
+        "--metrics", str(tmp_path / "t.json"), "--live-dir", str(tmp_path / "live"),
+    ])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert f"'model.hidden' is {hidden!r}: it must be a list of 1 to 8 hidden widths" in err
+    assert "at most 40,000,000 weights" in err
     assert list(tmp_path.iterdir()) == [params]
 
 
@@ -150,11 +188,12 @@ def test_the_kept_initial_weights_are_where_training_started(data_dir: Path,
     ``initial_kernels`` regenerates from the seed alone, bit for bit), not the trained weights."""
     from prunelab.retraining.controls import initial_kernels
 
-    params = write_params(tmp_path, dropout=0.2)
+    lenet = HIDDEN_SHAPES["lenet-300-100"]
+    params = write_params(tmp_path, lenet, dropout=0.2)
     train_once(data_dir, tmp_path, params, seed=1)
     kept = load_kernels(tmp_path / "init.npz")
-    regenerated = initial_kernels(1, 0.2)
-    assert [k.shape for k in kept] == [tuple(s) for s in KERNEL_SHAPES]
+    regenerated = initial_kernels(lenet, 1, 0.2)
+    assert [k.shape for k in kept] == kernel_shapes(lenet)
     assert all(np.array_equal(a, b) for a, b in zip(kept, regenerated, strict=True))
     trained = load_kernels(tmp_path / "dense.npz")
     assert not any(np.array_equal(a, b) for a, b in zip(kept, trained, strict=True))

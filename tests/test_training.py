@@ -67,7 +67,7 @@ def test_trainer_runs_hooks_before_their_steps_and_counts_steps():
     from prunelab.model.training import Trainer
 
     keras.utils.set_random_seed(0)
-    model = build_mlp(hidden_sizes=(8, 8, 8, 8))
+    model = build_mlp((8, 8, 8, 8))
     trainer = Trainer(model, 1e-3, cosine_steps=15, weight_decay=0.0, batch_size=4)
     seen: dict[int, int] = {}
     epochs: list[tuple[int, float, float]] = []

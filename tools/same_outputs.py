@@ -3,8 +3,9 @@
     python tools/same_outputs.py OLD_REV [NEW_REV] [--work DIR]
 
 Each revision is checked out (``git worktree``) and run as the end-to-end tests run the lab
-(``tests/dvc_lab.py``'s tiny params: 600 images, one epoch, two seeds, every stage) in a fresh
-git repository with ``dvc repro``, on this CPU. Then every file under ``data/`` and ``metrics/``
+(``tests/dvc_lab.py``'s tiny params: 600 images, one epoch, two seeds, every stage, applied to
+that revision's own params.yaml and keeping its default network widths) in a fresh git
+repository with ``dvc repro``, on this CPU. Then every file under ``data/`` and ``metrics/``
 is compared: networks, calibration sets and raw data must match byte for byte; reports may
 differ only in their timings (keys naming seconds, the benchmark's files, Keras saves, which
 change on every save). Exit status 0 when nothing else moved. The bits depend on the CPU (the
@@ -57,7 +58,8 @@ def run_lab(source: Path, lab: Path) -> None:
             shutil.copy2(source / name, target)
     import yaml
 
-    (lab / "params.yaml").write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
+    params = tiny_params(source, hidden=None)
+    (lab / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "GIT_AUTHOR_NAME": "lab", "GIT_AUTHOR_EMAIL": "lab@localhost",
            "GIT_COMMITTER_NAME": "lab", "GIT_COMMITTER_EMAIL": "lab@localhost"}

@@ -19,6 +19,9 @@ TRAIN_LABELS = "train-labels-idx1-ubyte"
 TEST_IMAGES = "t10k-images-idx3-ubyte"
 TEST_LABELS = "t10k-labels-idx1-ubyte"
 FILE_NAMES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
+#: Both datasets: 28×28 grey images, flattened into the network's inputs, in 10 classes.
+PIXELS = 28 * 28
+CLASSES = 10
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ DATASETS: dict[str, DatasetSpec] = {
 
 @dataclass(frozen=True)
 class Split:
-    images: np.ndarray  # (count, 784) float32 in [0, 1]
+    images: np.ndarray  # (count, PIXELS) float32 in [0, 1]
     labels: np.ndarray  # (count,) int64
 
 

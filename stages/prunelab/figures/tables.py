@@ -198,19 +198,24 @@ def controls_table(
     return markdown(preamble, columns, ["---", "---:"] + ["---:"] * len(CONTROL_COLUMNS), rows)
 
 
-def sensitivity_table(sensitivity: dict, methods: tuple[str, ...], ks: list[int]) -> str:
-    """Markdown: per method and hidden matrix a row, the accuracy at each k."""
+def sensitivity_table(sensitivity: dict, methods: tuple[str, ...], ks: list[int],
+                      shapes: list[tuple[int, int]]) -> str:
+    """Markdown: per method and hidden matrix a row, the accuracy at each k; ``shapes`` are the
+    hidden matrices' (inputs, outputs), in network order."""
     rows = [
-        [method, layer, *[spread(row[str(k)]) for k in ks]]
+        [method, f"kernel_{layer}", *[spread(sensitivity[method][f"kernel_{layer}"][str(k)])
+                                      for k in ks]]
         for method in methods
-        for layer, row in sorted(sensitivity[method].items())
+        for layer in range(len(shapes))
     ]
+    # "kernel_0 is 784×1000, kernel_1 1000×1000, ...": the verb once, as a sentence reads.
+    described = ", ".join(f"kernel_{layer} {'is ' * (layer == 0)}{inputs}×{outputs}"
+                          for layer, (inputs, outputs) in enumerate(shapes))
     preamble = [
         "# Layer sensitivity",
         "",
         "Test accuracy with one hidden matrix pruned and the others dense: mean over seeds "
-        f"{sensitivity['seeds']} ({SPREAD} in brackets). kernel_0 is 784×1000, kernel_1 "
-        "1000×1000, kernel_2 1000×500, kernel_3 500×200.",
+        f"{sensitivity['seeds']} ({SPREAD} in brackets). {described}.",
         "",
     ]
     columns = ["method", "matrix", *[f"k={k}" for k in ks]]

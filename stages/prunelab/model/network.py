@@ -1,4 +1,5 @@
-"""The Keras model: 784 -> 1000 -> 1000 -> 500 -> 200 -> 10, ReLU, no biases, logits out."""
+"""The Keras model: the dataset's pixels in, the hidden widths (``model.hidden``; by default
+784 -> 1000 -> 1000 -> 500 -> 200 -> 10), a ReLU after each hidden layer, no biases, logits out."""
 
 from __future__ import annotations
 
@@ -9,23 +10,24 @@ from typing import Any
 import keras
 import numpy as np
 
-from prunelab.model.weights import LAYER_SIZES
+from prunelab.data.datasets import CLASSES, PIXELS
+from prunelab.model.weights import hidden_widths
 
 
-def build_mlp(
-    dropout: float = 0.0, hidden_sizes: tuple[int, ...] = LAYER_SIZES[1:-1]
-) -> keras.Model:
-    """Build the MLP; ``dropout`` (a rate, 0 = none) follows each hidden ReLU during training only.
+def build_mlp(hidden_sizes: tuple[int, ...], dropout: float = 0.0) -> keras.Model:
+    """Build the MLP with these hidden widths; ``dropout`` (a rate, 0 = none) follows each hidden
+    ReLU during training only.
 
-    Dropout layers hold no weights, so the model's variables are exactly the five kernels.
+    Dropout layers hold no weights, so the model's variables are exactly its kernels, one per
+    hidden layer and the logits one.
     """
-    inputs = keras.Input(shape=(LAYER_SIZES[0],), name="pixels")
+    inputs = keras.Input(shape=(PIXELS,), name="pixels")
     x = inputs
     for index, units in enumerate(hidden_sizes):
         x = keras.layers.Dense(units, activation="relu", use_bias=False, name=f"hidden_{index}")(x)
         if dropout > 0:
             x = keras.layers.Dropout(dropout, name=f"dropout_{index}")(x)
-    logits = keras.layers.Dense(LAYER_SIZES[-1], use_bias=False, name="logits")(x)
+    logits = keras.layers.Dense(CLASSES, use_bias=False, name="logits")(x)
     return keras.Model(inputs, logits, name="mlp")
 
 
@@ -65,7 +67,7 @@ def masked_model(
     weights are zero at every step, not only at the end. The masks are variables so that
     gradual pruning can tighten them during training.
     """
-    model = build_mlp(dropout=dropout, hidden_sizes=tuple(k.shape[1] for k in kernels[:-1]))
+    model = build_mlp(hidden_widths(kernels), dropout=dropout)
     masked = [np.where(m, k, 0).astype(np.float32) for k, m in zip(kernels, masks, strict=True)]
     set_kernels(model, masked)
     mask_variables = []

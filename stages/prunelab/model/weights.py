@@ -1,13 +1,14 @@
 """The network's kernels as plain numpy: the `.npz` format (saving, loading) and a log line.
 
-A weights file is an ``.npz`` holding ``kernel_0`` ... ``kernel_4``, each of shape
-(inputs, outputs) as Keras stores Dense kernels. Later stages read it without TensorFlow.
+A weights file is an ``.npz`` holding ``kernel_0`` ... ``kernel_<L-1>``, one per hidden layer
+and the logits one last, each of shape (inputs, outputs) as Keras stores Dense kernels. The
+network's shape is the kernels' own: nothing here assumes the default widths. Later stages read
+it without TensorFlow.
 """
 
 from __future__ import annotations
 
 import io
-import itertools
 import zipfile
 from pathlib import Path
 
@@ -16,8 +17,11 @@ import numpy as np
 from prunelab.wiring.atomic import write_files
 from prunelab.wiring.errors import WeightsError
 
-LAYER_SIZES = (784, 1000, 1000, 500, 200, 10)
-KERNEL_SHAPES = tuple(itertools.pairwise(LAYER_SIZES))
+
+def hidden_widths(kernels: list[np.ndarray]) -> tuple[int, ...]:
+    """The network's hidden widths: every kernel's outputs but the logits kernel's."""
+    return tuple(int(kernel.shape[1]) for kernel in kernels[:-1])
+
 
 
 def kernels_bytes(kernels: list[np.ndarray]) -> bytes:

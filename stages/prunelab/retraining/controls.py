@@ -26,6 +26,7 @@ import numpy as np
 from prunelab.data.datasets import Split
 from prunelab.model.structure import live_blocks
 from prunelab.model.training import BestEpoch, EpochScores, Trainer, steps_per_epoch
+from prunelab.model.weights import hidden_widths
 from prunelab.retraining.finetune import (
     check_zero_pattern,
     submatrices,
@@ -39,8 +40,8 @@ from prunelab.wiring.params import Params
 REINIT_SEED_OFFSET = 10_000
 
 
-def initial_kernels(seed: int, dropout: float) -> list[np.ndarray]:
-    """The kernels a network of the dense shape starts from when Keras' random state is
+def initial_kernels(hidden: tuple[int, ...], seed: int, dropout: float) -> list[np.ndarray]:
+    """The kernels a network of these hidden widths starts from when Keras' random state is
     ``seed``, exactly as the train stage builds it (:func:`prunelab.model.network.build_mlp`
     right after ``keras.utils.set_random_seed(seed)``)."""
     import keras
@@ -48,12 +49,13 @@ def initial_kernels(seed: int, dropout: float) -> list[np.ndarray]:
     from prunelab.model.network import build_mlp, get_kernels
 
     keras.utils.set_random_seed(seed)
-    return get_kernels(build_mlp(dropout=dropout))
+    return get_kernels(build_mlp(hidden, dropout=dropout))
 
 
-def reinitialised(seed: int, dropout: float) -> list[np.ndarray]:
-    """Another initialisation of the dense shape (seed :data:`REINIT_SEED_OFFSET` + ``seed``)."""
-    return initial_kernels(REINIT_SEED_OFFSET + seed, dropout)
+def reinitialised(hidden: tuple[int, ...], seed: int, dropout: float) -> list[np.ndarray]:
+    """Another initialisation of the dense network with these hidden widths (seed
+    :data:`REINIT_SEED_OFFSET` + ``seed``)."""
+    return initial_kernels(hidden, REINIT_SEED_OFFSET + seed, dropout)
 
 
 def ticket_start(initial: list[np.ndarray], pruned: list[np.ndarray]
@@ -79,8 +81,7 @@ def scratch_network(unit_pruned: list[np.ndarray], seed: int, dropout: float
 
     small, _ = submatrices(unit_pruned, zero_pattern(unit_pruned))
     keras.utils.set_random_seed(seed)
-    fresh = get_kernels(build_mlp(dropout=dropout,
-                                  hidden_sizes=tuple(k.shape[1] for k in small[:-1])))
+    fresh = get_kernels(build_mlp(hidden_widths(small), dropout=dropout))
     return fresh, [np.ones(k.shape, dtype=bool) for k in fresh]
 
 

@@ -15,6 +15,7 @@ from prunelab.schema.data import DATA
 from prunelab.schema.finetune import FINETUNE
 from prunelab.schema.gradual import GRADUAL
 from prunelab.schema.lottery import LOTTERY
+from prunelab.schema.model import MODEL
 from prunelab.schema.prune import PRUNE
 from prunelab.schema.reconstruct import RECONSTRUCT
 from prunelab.schema.scratch import SCRATCH
@@ -29,8 +30,8 @@ from prunelab.wiring.params import (
     validate_whole,
 )
 
-SECTIONS: tuple[Section, ...] = (DATA, TRAIN, PRUNE, RECONSTRUCT, FINETUNE, GRADUAL, SCRATCH,
-                                  LOTTERY, SENSITIVITY, BENCHMARK)
+SECTIONS: tuple[Section, ...] = (DATA, MODEL, TRAIN, PRUNE, RECONSTRUCT, FINETUNE, GRADUAL,
+                                  SCRATCH, LOTTERY, SENSITIVITY, BENCHMARK)
 
 
 def validate_file(path: str | Path = "params.yaml") -> Params:

@@ -63,11 +63,6 @@ def check_batch(batch: np.ndarray, inputs: int) -> np.ndarray:
     return batch
 
 
-def hidden_sizes(kernels: Kernels) -> tuple[int, ...]:
-    """Widths of the hidden layers (outputs of every kernel but the last)."""
-    return tuple(int(k.shape[1]) for k in kernels[:-1])
-
-
 def layer_sizes(kernels: Kernels) -> np.ndarray:
     """The ``L + 1`` layer widths, inputs first, as int64."""
     return np.asarray([kernels[0].shape[0]] + [k.shape[1] for k in kernels], np.int64)

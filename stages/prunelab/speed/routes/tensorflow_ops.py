@@ -1,9 +1,9 @@
 """Routes run by TensorFlow, dense and sparse; TensorFlow is imported when one is prepared.
 
 * ``tf``: a real Keras model (:func:`prunelab.speed.routes.keras_model.build_compact_keras`, i.e.
-  ``build_mlp(hidden_sizes=...)`` plus the kernels, savable as ``.keras``) called inside one
-  ``tf.function`` with a fixed input signature (no retracing per batch size). TensorFlow's
-  ~0.1-0.4 ms per-call dispatch dominates small batches.
+  ``build_mlp`` of the kernels' hidden widths plus the kernels, savable as ``.keras``) called
+  inside one ``tf.function`` with a fixed input signature (no retracing per batch size).
+  TensorFlow's ~0.1-0.4 ms per-call dispatch dominates small batches.
 * ``tf-sparse``: ``tf.sparse.sparse_dense_matmul`` with COO ``W^T`` on the transposed
   activations (TensorFlow's own public sparse op; single-threaded and slow beyond small batches,
   measured honestly).
