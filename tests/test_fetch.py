@@ -135,15 +135,22 @@ def test_download_gives_the_decompressed_bytes(spec, server, files):
     assert sorted(server.requests) == sorted(f"/{name}.gz" for name in FILE_NAMES)
 
 
+def fetch_error_naming(spec, server, name: str) -> str:
+    """The FetchError's message of a download from ``server``, checked to name the file and
+    its URL."""
+    with pytest.raises(FetchError) as info:
+        collect(spec, [], [server.url], log=_quiet)
+    message = str(info.value)
+    assert f"'{name}'" in message
+    assert f"{server.url}{name}.gz" in message
+    return message
+
+
 def test_corrupt_download_names_file_url_and_remedy(spec, server, files):
     wrong = bytearray(files[TRAIN_LABELS])
     wrong[-1] ^= 0x01
     (server.root / f"{TRAIN_LABELS}.gz").write_bytes(gzip.compress(bytes(wrong)))
-    with pytest.raises(FetchError) as info:
-        collect(spec, [], [server.url], log=_quiet)
-    message = str(info.value)
-    assert f"'{TRAIN_LABELS}'" in message
-    assert f"{server.url}{TRAIN_LABELS}.gz" in message
+    message = fetch_error_naming(spec, server, TRAIN_LABELS)
     assert "SHA-256 mismatch" in message
     assert hashlib.sha256(bytes(wrong)).hexdigest() in message
     assert "data.local_dir" in message
@@ -158,19 +165,12 @@ def test_corrupt_download_names_file_url_and_remedy(spec, server, files):
 def test_unreadable_download_is_a_fetch_error(spec, server, files, damage):
     target = server.root / f"{TEST_IMAGES}.gz"
     target.write_bytes(damage(target.read_bytes()))
-    with pytest.raises(FetchError) as info:
-        collect(spec, [], [server.url], log=_quiet)
-    assert f"'{TEST_IMAGES}'" in str(info.value)
-    assert f"{server.url}{TEST_IMAGES}.gz" in str(info.value)
+    fetch_error_naming(spec, server, TEST_IMAGES)
 
 
 def test_missing_download_404(spec, server):
     (server.root / f"{TEST_LABELS}.gz").unlink()
-    with pytest.raises(FetchError) as info:
-        collect(spec, [], [server.url], log=_quiet)
-    message = str(info.value)
-    assert f"'{TEST_LABELS}'" in message
-    assert f"{server.url}{TEST_LABELS}.gz" in message
+    message = fetch_error_naming(spec, server, TEST_LABELS)
     assert "404" in message
     assert "data.local_dir" in message
 

@@ -31,6 +31,13 @@ def network(sizes: tuple[int, ...], seed: int = 0) -> list[np.ndarray]:
     ]
 
 
+def random_networks(lowest_k: int):
+    """Hypothesis: a chain of 1-4 small kernels (``sizes``), a k from ``lowest_k`` to 99, a
+    seed for the weights and calibration images, and whether the logits are refitted."""
+    return given(sizes=st.lists(st.integers(1, 9), min_size=2, max_size=5).map(tuple),
+                 k=st.integers(lowest_k, 99), seed=st.integers(0, 1000), refit=st.booleans())
+
+
 def images(count: int, features: int, seed: int = 1) -> np.ndarray:
     """Non-negative inputs with correlated features, like pixels: a few blobs plus noise."""
     rng = np.random.default_rng(seed)
@@ -246,12 +253,7 @@ def assert_magnitude_counts_per_column(kernels, result, k):
 
 
 @FAST
-@given(
-    sizes=st.lists(st.integers(1, 9), min_size=2, max_size=5).map(tuple),
-    k=st.integers(0, 99),
-    seed=st.integers(0, 1000),
-    refit=st.booleans(),
-)
+@random_networks(lowest_k=0)
 def test_weight_refit_removes_exactly_the_magnitude_counts_per_column(sizes, k, seed, refit):
     kernels = network(sizes, seed)
     calibration = images(30, sizes[0], seed)
@@ -283,12 +285,7 @@ def test_weight_refit_greedy_columns_choose_other_weights_than_magnitude():
 
 
 @FAST
-@given(
-    sizes=st.lists(st.integers(1, 9), min_size=2, max_size=5).map(tuple),
-    k=st.integers(1, 99),
-    seed=st.integers(0, 1000),
-    refit=st.booleans(),
-)
+@random_networks(lowest_k=1)
 def test_unit_refit_removes_exact_unit_counts_with_their_next_rows(sizes, k, seed, refit):
     kernels = network(sizes, seed)
     result = reconstruct_network(

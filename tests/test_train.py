@@ -48,6 +48,16 @@ def train_once(data_dir: Path, out: Path, params: Path, seed: int = 0) -> dict:
     return json.loads((out / "train.json").read_text())
 
 
+def train_without_outputs(params: Path, data_dir: Path, folder: Path, seed: str = "0") -> int:
+    """The train stage's exit code for a run that must stop before writing into ``folder``."""
+    return train.main([
+        "--params", str(params), "--seed", seed, "--data", str(data_dir),
+        "--model", str(folder / "m.keras"), "--weights", str(folder / "w.npz"),
+        "--init", str(folder / "i.npz"),
+        "--metrics", str(folder / "t.json"), "--live-dir", str(folder / "live"),
+    ])
+
+
 def test_same_seed_gives_the_same_model_and_metrics(data_dir: Path, tmp_path: Path) -> None:
     params = write_params(tmp_path)
     first = train_once(data_dir, tmp_path / "a", params)
@@ -76,13 +86,7 @@ def test_another_seed_gives_another_model(data_dir: Path, tmp_path: Path) -> Non
 
 def test_bad_params_stop_before_training(data_dir: Path, tmp_path: Path, capsys) -> None:
     params = write_params(tmp_path, epochs=0)
-    code = train.main([
-        "--params", str(params), "--seed", "0", "--data", str(data_dir),
-        "--model", str(tmp_path / "m.keras"),
-        "--weights", str(tmp_path / "w.npz"), "--init", str(tmp_path / "i.npz"),
-        "--metrics", str(tmp_path / "t.json"),
-        "--live-dir", str(tmp_path / "live"),
-    ])
+    code = train_without_outputs(params, data_dir, tmp_path)
     assert code == 1
     assert "train.epochs" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [params]
@@ -110,12 +114,7 @@ def test_a_bad_model_hidden_stops_before_training(data_dir: Path, tmp_path: Path
     raw = yaml.safe_load(params.read_text())
     raw["model"]["hidden"] = hidden
     params.write_text(yaml.safe_dump(raw))
-    code = train.main([
-        "--params", str(params), "--seed", "0", "--data", str(data_dir),
-        "--model", str(tmp_path / "m.keras"), "--weights", str(tmp_path / "w.npz"),
-        "--init", str(tmp_path / "i.npz"),
-        "--metrics", str(tmp_path / "t.json"), "--live-dir", str(tmp_path / "live"),
-    ])
+    code = train_without_outputs(params, data_dir, tmp_path)
     assert code == 1
     err = capsys.readouterr().err
     assert f"'model.hidden' is {hidden!r}: it must be a list of 1 to 8 hidden widths" in err
@@ -128,12 +127,7 @@ def test_a_seed_outside_train_seeds_is_refused(
     data_dir: Path, tmp_path: Path, capsys, seed
 ) -> None:
     params = write_params(tmp_path, seeds=[0, 1])
-    code = train.main([
-        "--params", str(params), "--seed", seed, "--data", str(data_dir),
-        "--model", str(tmp_path / "m.keras"), "--weights", str(tmp_path / "w.npz"),
-        "--init", str(tmp_path / "i.npz"),
-        "--metrics", str(tmp_path / "t.json"), "--live-dir", str(tmp_path / "live"),
-    ])
+    code = train_without_outputs(params, data_dir, tmp_path, seed)
     assert code == 1
     assert f"--seed is {seed!r}: it must be one of train.seeds [0, 1]" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [params]
@@ -169,12 +163,7 @@ def test_a_validation_split_taking_every_image_is_a_clear_error(
     data_dir: Path, tmp_path: Path, capsys
 ) -> None:
     params = write_params(tmp_path, validation_split=0.999)  # all 400 training images
-    code = train.main([
-        "--params", str(params), "--seed", "0", "--data", str(data_dir),
-        "--model", str(tmp_path / "m.keras"), "--weights", str(tmp_path / "w.npz"),
-        "--init", str(tmp_path / "i.npz"),
-        "--metrics", str(tmp_path / "t.json"), "--live-dir", str(tmp_path / "live"),
-    ])
+    code = train_without_outputs(params, data_dir, tmp_path)
     assert code == 1
     err = capsys.readouterr().err
     assert err.startswith("train: error: a validation fraction of 0.999 leaves no training")
