@@ -103,7 +103,10 @@ def copy_project(target: Path) -> None:
         source, copy = ROOT / name, target / name
         copy.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
+            # Not the project's locks: a lab records its own runs (DVC rewrites a whole lock
+            # after every stage, and the committed ones hold the full run's 268 entries).
+            shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__",
+                                                                        "dvc.lock"))
         else:
             shutil.copy2(source, copy)
 

@@ -32,7 +32,7 @@ from dvc_lab import PROJECT_FILES, tiny_params  # noqa: E402  (the e2e tests' co
 # Files that hold wall times, or bytes that change on every save: compared without timings.
 TIMED = re.compile(r"^(metrics/(benchmark|speedup|speed\.md|speedup\.png|frontier)|data/keras/"
                    r"|data/compact/)")
-SECONDS = re.compile(r", \d+ s\b")
+SECONDS = re.compile(r"\b\d+ s\b")  # "12 s" in a table cell or after a figure
 
 
 def without_timings(value: Any) -> Any:
@@ -53,7 +53,8 @@ def run_lab(source: Path, lab: Path) -> None:
         target = lab / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if (source / name).is_dir():
-            shutil.copytree(source / name, target, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(source / name, target,
+                            ignore=shutil.ignore_patterns("__pycache__", "dvc.lock"))
         else:
             shutil.copy2(source / name, target)
     import yaml
