@@ -1,5 +1,5 @@
 """Shared test set-up: keep TensorFlow quiet and single-machine friendly; the tiny lab, built
-once per test run and shared by the pytest-xdist workers (`make test` runs two)."""
+once per test run and shared by the pytest-xdist workers (`make test` runs three)."""
 
 import os
 import shutil
@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # The order the workers take the tests in (pytest-xdist's loadgroup hands out each xdist_group
 # whole, the largest first, then single tests in this order): the two groups that run a whole
-# pipeline (the lab's build, the fan-out) start at once, one per worker; then the end-to-end
+# pipeline (the lab's build, the fan-out) start at once, each on its own worker; then the end-to-end
 # tests that change a copy of the lab, the costly ones first; the many short unit tests last,
 # where they fill whichever worker is free.
 _COSTLY_FIRST = ("test_adding_a_seed", "test_adding_a_k_reruns", "test_an_experiment_recorded",

@@ -362,8 +362,8 @@ def test_another_network_shape_makes_every_reader_of_the_networks_stale(repo: Pa
     lenet = [exp["revs"][0] for exp in head.get("experiments") or [] if exp["name"] == "lenet"]
     assert len(lenet) == 1
     assert lenet[0]["data"]["params"]["params.yaml"]["data"]["model"]["hidden"] == [300, 100]
-    # (A lock keeps entries of instances the params no longer make: the lab's came with the
-    # project's. Only the current stages count.)
+    # (A lock keeps the entries of instances the params no longer make, DVC issue 5293: only
+    # the current stages count.)
     readers = every_stage(repo) & {
         name for name, entry in lock_entries(repo).items()
         if any(dep["path"].startswith("data/models") for dep in entry.get("deps", []))}

@@ -23,7 +23,6 @@ def hidden_widths(kernels: list[np.ndarray]) -> tuple[int, ...]:
     return tuple(int(kernel.shape[1]) for kernel in kernels[:-1])
 
 
-
 def kernels_bytes(kernels: list[np.ndarray]) -> bytes:
     """The compressed ``.npz`` bytes of the kernels, as float32 ``kernel_0`` ... arrays."""
     arrays = {f"kernel_{i}": np.asarray(k, dtype=np.float32) for i, k in enumerate(kernels)}
