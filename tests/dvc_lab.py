@@ -96,11 +96,13 @@ def write_params(repo: Path, params: dict) -> None:
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def copy_project(target: Path) -> None:
-    if not Path("/usr/share/datasets/fashion-mnist").is_dir():
-        pytest.fail("Fashion-MNIST is missing: run `make test` (it installs dataset-fashion-mnist)")
+def copy_project(target: Path, project: Path = ROOT) -> None:
+    """The files a lab needs from ``project`` (this checkout, or another revision's for
+    tools/same_outputs.py, which may lack some of them) into ``target``."""
     for name in PROJECT_FILES:
-        source, copy = ROOT / name, target / name
+        source, copy = project / name, target / name
+        if not source.exists():
+            continue
         copy.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
             # Not the project's locks: a lab records its own runs (DVC rewrites a whole lock
@@ -113,6 +115,8 @@ def copy_project(target: Path) -> None:
 
 def new_lab(target: Path, params: dict) -> None:
     """The project in ``target`` with ``params``, as the first commit of a new git repository."""
+    if not Path("/usr/share/datasets/fashion-mnist").is_dir():
+        pytest.fail("Fashion-MNIST is missing: run `make test` (it installs dataset-fashion-mnist)")
     copy_project(target)
     write_params(target, params)
     run(target, "git", "init", "-q")

@@ -1,4 +1,5 @@
-"""The network shapes the tests run on, and random networks of them.
+"""The network shapes the tests run on, and random networks of them (``kernel_shapes`` is the
+schema's own).
 
 The default widths are read from the project's params.yaml, never repeated here; the other
 shapes are LeNet-300-100 (the classic pruning benchmark's) and a network of one hidden layer.
@@ -11,18 +12,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from prunelab.data.datasets import CLASSES, PIXELS
+from prunelab.schema.model import kernel_shapes
 
 DEFAULT_HIDDEN: tuple[int, ...] = tuple(yaml.safe_load(
     (Path(__file__).resolve().parents[1] / "params.yaml").read_text())["model"]["hidden"])
 HIDDEN_SHAPES: dict[str, tuple[int, ...]] = {
     "default": DEFAULT_HIDDEN, "lenet-300-100": (300, 100), "one-hidden": (64,)}
-
-
-def kernel_shapes(hidden: tuple[int, ...] = DEFAULT_HIDDEN) -> list[tuple[int, int]]:
-    """Every kernel's (inputs, outputs): the dataset's pixels in, its classes out."""
-    sizes = (PIXELS, *hidden, CLASSES)
-    return list(zip(sizes[:-1], sizes[1:]))
 
 
 def he_kernels(rng: np.random.Generator, hidden: tuple[int, ...] = DEFAULT_HIDDEN

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shapes import kernel_shapes
+from shapes import DEFAULT_HIDDEN, kernel_shapes
 from synthetic import write_striped_idx
 
 from prunelab.model.forward import forward
@@ -110,7 +110,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
         kernels = [
             (np.random.default_rng(seed + 10 * i).standard_normal(shape) * np.sqrt(2 / shape[0]))
             .astype(np.float32)
-            for i, shape in enumerate(kernel_shapes())
+            for i, shape in enumerate(kernel_shapes(DEFAULT_HIDDEN))
         ]
         save_kernels(kernels, root / "models" / f"seed-{seed}" / "dense.npz")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())

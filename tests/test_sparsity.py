@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from shapes import HIDDEN_SHAPES, he_kernels, kernel_shapes
+from shapes import DEFAULT_HIDDEN, HIDDEN_SHAPES, he_kernels, kernel_shapes
 
 from prunelab.model.forward import accuracy_and_loss, forward
 from prunelab.model.structure import alive_units, effective_kernels, shrink
@@ -215,7 +215,8 @@ def test_model_stats_of_the_chain_reaction_exactly():
 
 def test_model_stats_of_the_dense_real_network():
     rng = np.random.default_rng(4)
-    dense = [rng.normal(size=shape).astype(np.float32) + 0.5 for shape in kernel_shapes()]
+    dense = [rng.normal(size=shape).astype(np.float32) + 0.5
+             for shape in kernel_shapes(DEFAULT_HIDDEN)]
     for kernel in dense:
         kernel[kernel == 0] = 1.0
     stats = model_stats(dense)

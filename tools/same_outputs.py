@@ -27,7 +27,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from dvc_lab import PROJECT_FILES, tiny_params  # noqa: E402  (the e2e tests' configuration)
+from dvc_lab import copy_project, tiny_params  # noqa: E402  (the e2e tests' configuration)
 
 # Files that hold wall times, or bytes that change on every save: compared without timings.
 TIMED = re.compile(r"^(metrics/(benchmark|speedup|speed\.md|speedup\.png|frontier)|data/keras/"
@@ -47,16 +47,7 @@ def run_lab(source: Path, lab: Path) -> None:
     """The project files of ``source`` in a new git repository ``lab``, tiny params, repro."""
     shutil.rmtree(lab, ignore_errors=True)
     lab.mkdir(parents=True)
-    for name in PROJECT_FILES:
-        if not (source / name).exists():
-            continue
-        target = lab / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if (source / name).is_dir():
-            shutil.copytree(source / name, target,
-                            ignore=shutil.ignore_patterns("__pycache__", "dvc.lock"))
-        else:
-            shutil.copy2(source / name, target)
+    copy_project(lab, source)
     import yaml
 
     params = tiny_params(source, hidden=None)

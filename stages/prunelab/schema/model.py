@@ -24,10 +24,16 @@ class ModelParams:
     hidden: tuple[int, ...]
 
 
+def kernel_shapes(hidden: list[int] | tuple[int, ...]) -> list[tuple[int, int]]:
+    """Every kernel's (inputs, outputs) of the network with these hidden widths: the dataset's
+    pixels in, its classes out."""
+    sizes = (PIXELS, *hidden, CLASSES)
+    return list(zip(sizes[:-1], sizes[1:]))
+
+
 def weight_count(hidden: list[int] | tuple[int, ...]) -> int:
     """The kernels' weights of the network with these hidden widths (no biases)."""
-    sizes = (PIXELS, *hidden, CLASSES)
-    return sum(inputs * outputs for inputs, outputs in zip(sizes, sizes[1:]))
+    return sum(inputs * outputs for inputs, outputs in kernel_shapes(hidden))
 
 
 def _is_shape(value: Any) -> bool:
