@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
+from prunelab.wiring.atomic import replace_folder  # noqa: E402  (the stages' own writes)
 from prunelab.wiring.machine import cpu_model  # noqa: E402  (what the train reports name)
 
 RECORDS = Path("metrics") / "experiments"
@@ -118,16 +119,12 @@ def record(name: str, overrides: list[str], root: Path) -> Path:
         "files": sorted(files),
     }
     # All or nothing: the new record replaces an old one of the same name only once complete.
-    staging = folder.with_name(f".{name}.partial")
-    subprocess.run(["rm", "-rf", str(staging)], check=True)
-    for path, content in files.items():
-        target = staging / Path(path).relative_to("metrics")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
-    staging.mkdir(parents=True, exist_ok=True)
-    (staging / "record.json").write_text(json.dumps(record_json, indent=2) + "\n")
-    subprocess.run(["rm", "-rf", str(folder)], check=True)
-    staging.rename(folder)
+    with replace_folder(folder) as staging:
+        for path, content in files.items():
+            target = staging / Path(path).relative_to("metrics")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        (staging / "record.json").write_text(json.dumps(record_json, indent=2) + "\n")
     print(f"record_experiment: {name}: {len(files)} files, {wall:.0f} s -> {folder}")
     return folder
 
