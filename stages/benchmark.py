@@ -13,16 +13,17 @@ phase getting three times it): :mod:`prunelab.speed.timing`. Every row records t
 timed calls behind its median.
 
 Per row (method = curve name, k, input, batch, route): median latency (and 10th/90th
-percentiles); ``speedup_vs_fastest_dense``: the cell's fastest dense median / the route's
-median; ``speedup_vs_library_dense``: the same against the fastest dense route of the
-off-the-shelf runtimes (numpy, TensorFlow, LiteRT -- not counting the numba pass); and
-``speedup_vs_same_runtime_dense``: against the dense baseline of the route's own runtime (taken
-from the cell when it was re-timed there, else from its dense-phase ratio to the cell's fastest
-dense route); the theoretical MAC reduction of what the route executes (dense MACs of the full
-network over the compact network's MACs for dense routes, over its non-zero weights for sparse
-routes; :func:`prunelab.stats.sparsity.model_stats`); and the bytes of the model the route needs,
-raw (float32 values, int32 CSR indices) and compressed (``np.savez_compressed`` of the same arrays;
-:mod:`prunelab.speed.storage`).
+percentiles); ``speedup_vs_fastest_dense``: the median of the fastest dense route, pooled over
+every cell of the run at that input kind and batch size, over the route's median, with its
+spread ``speedup_p10``/``speedup_p90`` and, as a check, ``speedup_in_cell`` against the dense
+median of the cell alone (:mod:`prunelab.speed.scoring`); ``speedup_vs_library_dense``: the same
+against the fastest dense route of the off-the-shelf runtimes (numpy, TensorFlow, LiteRT -- not
+counting the numba pass); ``speedup_vs_same_runtime_dense``: against the fastest dense route of
+the route's own runtime; the theoretical MAC reduction of what the route executes (dense MACs
+of the full network over the compact network's MACs for dense routes, over its non-zero weights
+for sparse routes; :func:`prunelab.stats.sparsity.model_stats`); and the bytes of the model the
+route needs, raw (float32 values, int32 CSR indices) and compressed (``np.savez_compressed`` of
+the same arrays; :mod:`prunelab.speed.storage`).
 
 Writes, all or nothing: ``--metrics`` JSON nested ``curve -> k -> input -> batch -> route ->
 figures`` (plus ``"model"`` figures per k, with the zero input shares per layer and input kind,
@@ -50,7 +51,6 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from prunelab.data.datasets import load_test
 from prunelab.model.weights import load_kernels
@@ -125,15 +125,12 @@ def benchmark(args: argparse.Namespace, started: float) -> None:
     if settings.random_input_curves:
         inputs["random"] = random_inputs(dense[0].shape[0], settings.batch_sizes)
     run = Benchmark(dense, inputs, settings, log)
-    dense_results = run.time_dense()
-    results: dict[str, Any] = {}
-    rows: list[dict[str, Any]] = []
+    run.time_dense()
     for (curve, k), kernels in networks.items():
         kinds = ["images"] + (["random"] if curve in settings.random_input_curves else [])
-        entry, network_rows = run.time_model(curve, parse_curve_name(curve)[1], k, kernels,
-                                             paths[(curve, k)].stat().st_size, kinds)
-        results.setdefault(curve, {})[str(k)] = entry
-        rows.extend(network_rows)
+        run.time_model(curve, parse_curve_name(curve)[1], k, kernels,
+                       paths[(curve, k)].stat().st_size, kinds)
+    dense_results, results, rows = run.scored()
 
     meta = run_meta(time.perf_counter() - started, settings)
     document = {"meta": meta, "dense": dense_results, **results}

@@ -7,13 +7,14 @@ accuracy over ``train.seeds`` and its min-max band) with the benchmark stage's t
 (:mod:`prunelab.stats.frontier`). Writes, all or nothing:
 
 * ``--table``: Markdown, the fastest network within 0.5 / 1 / 2 / 5 points of the dense accuracy
-  per batch size, then each batch size's Pareto front, then (for
+  per batch size (ties named), then each batch size's Pareto front, then at batch 1 what the
+  answers' weights allow against what they measured (:mod:`prunelab.speed.limits`), then (for
   ``benchmark.random_input_curves``) test images against random pixels: speedups and the share
   of zero inputs per layer;
 * ``--png``: accuracy against latency (log), a panel per batch size, the Pareto front drawn;
 * ``--csv``: one row per (batch, network), what ``dvc plots`` draws;
-* ``--headlines-dir``: ``b<batch>.json``, ``{"<d>pt": speedup of the fastest network within d
-  points}``, the rows ``dvc metrics show`` prints.
+* ``--headlines-dir``: ``b<batch>.json``, ``{"<d>pt": speedup of the answer within d points}``,
+  the rows ``dvc metrics show`` prints.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from prunelab.figures.frontier import (
     frontier_figure,
     frontier_table,
     inputs_table,
+    limits_table,
 )
 from prunelab.figures.results import read_json
 from prunelab.schema.benchmark import BENCHMARK
@@ -99,6 +101,12 @@ def build(args: argparse.Namespace) -> dict[Path, bytes]:
     dense_accuracy = pruning["dense"]["test_accuracy"]
     cpu = benchmark.get("meta", {}).get("cpu", "CPU not recorded")
     table = frontier_table(points, cpu, len(params.train.seeds))
+    if 1 in points:
+        try:
+            table += "\n" + limits_table(points[1], dense_accuracy, benchmark)
+        except KeyError as error:
+            raise StageError(f"{args.benchmark} lacks {error}: it is older than the code, run "
+                             "`dvc repro` (benchmark)") from None
     if params.benchmark.random_input_curves:
         try:
             table += "\n" + inputs_table(benchmark, timed, params.benchmark.random_input_curves,
@@ -113,8 +121,8 @@ def build(args: argparse.Namespace) -> dict[Path, bytes]:
             points, f"{params.data.dataset}: accuracy against latency, test images ({cpu})")),
     }
     for batch, batch_points in points.items():
-        row = {headline_key(drop): round(best.speedup, SPEEDUP_DIGITS)
-               for drop, best in answer_rows(batch_points, dense_accuracy).items()}
+        row = {headline_key(drop): round(answer.point.speedup, SPEEDUP_DIGITS)
+               for drop, answer in answer_rows(batch_points, dense_accuracy).items()}
         outputs[headline_path(args.headlines_dir, f"b{batch}")] = json_bytes(row)
     return outputs
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import random
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,9 +18,23 @@ import pytest
 from prunelab.schema.every_section import validate_file
 from prunelab.speed.benchmarking import routes_for
 from prunelab.speed.inputs import INPUT_POOL, image_inputs, random_inputs, zero_input_shares
-from prunelab.speed.scoring import DenseBaselines, score_cell
+from prunelab.speed.limits import (
+    bytes_read,
+    cache_levels,
+    limit_figures,
+    read_bandwidth,
+    residence,
+)
+from prunelab.speed.scoring import DenseBaselines, PooledDense, score_cell, speedup_spread
 from prunelab.speed.storage import compressed_bytes, csr_arrays, csr_bytes, storage_figures
-from prunelab.speed.timing import MIN_REPEATS, Timer, Timings, rewarm_calls
+from prunelab.speed.timing import (
+    HOT_TIMED_CALLS,
+    MIN_REPEATS,
+    REWARM_BELOW_S,
+    Timer,
+    Timings,
+    rewarm_calls,
+)
 from prunelab.stats.curves import speed_headlines
 from prunelab.wiring.machine import cpu_model
 
@@ -78,37 +93,54 @@ def samples(ms: float) -> list[float]:
     return [ms * 0.9e-3, ms * 1e-3, ms * 1.2e-3]
 
 
+def phase(**medians_ms: float) -> Timings:
+    """A dense phase: three calls of every dense route, around ``medians_ms``."""
+    return Timings({name: samples(ms) for name, ms in medians_ms.items()})
+
+
 def test_speedups_of_a_cell_from_fake_timings():
+    # The dense calls of the run: the phase's, then two cells'. Pooled, numba's calls are 1.0,
+    # 1.1 and 1.0 ms (x 0.9, 1, 1.2): median 1.1 ms; numpy's 1.6 ms; tf's 2.2 ms; litert was
+    # never re-timed (its phase median, 4.4 ms); numpy-1t neither (2.6 ms).
+    pooled = PooledDense(phase(numpy=1.6, **{"numpy-1t": 2.6}, tf=2.2, litert=4.4, numba=1.0))
+    pooled.add_cell(Timings({"dense:numba": samples(1.1), "dense:numpy": samples(1.6)}))
     timings = Timings({
         "dense:numpy": samples(1.6), "dense:tf": samples(2.2), "dense:numba": samples(1.1),
         "numba-csr": samples(0.22), "scipy-csr": samples(0.8), "litert-sparse": samples(2.2),
     })
+    pooled.add_cell(timings)
     chosen = ["numba-csr", "scipy-csr", "litert-sparse"]
-    cell, rows = score_cell(timings, DenseBaselines(PHASE), chosen, MODEL,
-                            {"method": "weight", "k": 90, "batch": 1})
+    cell, rows = score_cell(timings, pooled, chosen, MODEL,
+                            {"method": "weight", "k": 90, "batch": 1}, np.random.default_rng(0))
     assert cell["fastest_dense"]["route"] == "numba"
     assert cell["fastest_dense"]["latency_ms"] == pytest.approx(1.1)
+    assert cell["fastest_dense"]["timed_calls"] == 9
     assert cell["library_dense"]["route"] == "numpy"
     assert cell["library_dense"]["latency_ms"] == pytest.approx(1.6)
+    assert cell["cell_dense_ms"] == pytest.approx(1.1)
     expected = {
         # route: (vs fastest 1.1 ms, vs library 1.6 ms, vs own runtime, own runtime's route)
         "numba-csr": (5.0, 1.6 / 0.22, 5.0, "numba"),
-        "scipy-csr": (1.375, 2.0, 2.0, "numpy"),  # scipy runs on numpy: numpy re-timed, 1.6
-        # litert was not re-timed: its dense-phase ratio to numba (4x) scales the cell's 1.1 ms.
-        "litert-sparse": (0.5, 1.6 / 2.2, 2.0, "litert"),
+        "scipy-csr": (1.375, 2.0, 2.0, "numpy"),  # scipy runs on numpy: numpy, 1.6 ms
+        "litert-sparse": (0.5, 1.6 / 2.2, 2.0, "litert"),  # litert's phase median, 4.4 ms
     }
     for name, (fastest, library, same, same_route) in expected.items():
         figures = cell[name]
         assert figures["speedup_vs_fastest_dense"] == pytest.approx(fastest)
+        assert figures["speedup_in_cell"] == pytest.approx(fastest)
+        # Medians of three calls resampled: 0.9, 1 or 1.2 times the median.
+        assert fastest / 1.2 - 1e-9 <= figures["speedup_p10"] <= fastest
+        assert fastest <= figures["speedup_p90"] <= fastest / 0.9 + 1e-9
         assert figures["speedup_vs_library_dense"] == pytest.approx(library)
         assert figures["speedup_vs_same_runtime_dense"] == pytest.approx(same)
         assert figures["same_runtime_dense_route"] == same_route
         assert figures["library_dense_route"] == "numpy"
         assert (figures["mac_reduction"], figures["model_bytes_raw"],
-                figures["model_bytes_compressed"]) == (10.0, 100, 80)  # sparse storage
+                figures["model_bytes_compressed"], figures["stored_as"]) == (10.0, 100, 80, "csr")
         assert figures["timed_calls"] == 3
-    assert cell["best"] == {"route": "numba-csr", "speedup_vs_fastest_dense": pytest.approx(5.0),
-                            "speedup_vs_library_dense": pytest.approx(1.6 / 0.22)}
+    best = cell["best"]
+    assert (best["route"], best["speedup_vs_fastest_dense"]) == ("numba-csr", pytest.approx(5.0))
+    assert best["speedup_p10"] == cell["numba-csr"]["speedup_p10"]
     assert [(row["method"], row["k"], row["batch"], row["route"]) for row in rows] == [
         ("weight", 90, 1, "numba-csr"), ("weight", 90, 1, "scipy-csr"),
         ("weight", 90, 1, "litert-sparse"),
@@ -125,25 +157,33 @@ def test_speedups_of_a_cell_from_fake_timings():
         "weight-b1": {"k90": 5.0}}
 
 
-def test_cell_reference_is_the_fastest_retimed_route():
-    # In the cell tf beats numba, so tf is the reference; dense routes report compact figures.
-    timings = Timings({"dense:numpy": samples(3.0), "dense:tf": samples(1.0),
-                       "dense:numba": samples(2.0), "numpy": samples(4.0), "tf": samples(0.5)})
-    cell, _ = score_cell(timings, DenseBaselines(PHASE), ["numpy", "tf"], MODEL, {})
-    assert cell["fastest_dense"]["route"] == "tf"
-    assert cell["library_dense"]["route"] == "tf"
-    assert cell["numpy"]["speedup_vs_fastest_dense"] == pytest.approx(0.25)
-    assert cell["numpy"]["speedup_vs_same_runtime_dense"] == pytest.approx(0.75)
+def test_the_pooled_reference_does_not_move_with_one_cell():
+    # A cell whose dense calls ran slow (2 ms) against a run whose other cells say 1 ms: the
+    # speedup uses the pooled 1 ms; the cell's own ratio is kept as the check.
+    pooled = PooledDense(phase(numpy=3.0, tf=3.0, numba=1.0))
+    for _ in range(3):
+        pooled.add_cell(Timings({"dense:numba": samples(1.0)}))
+    slow = Timings({"dense:numba": samples(2.0), "tf": samples(0.5)})
+    pooled.add_cell(slow)
+    cell, _ = score_cell(slow, pooled, ["tf"], MODEL, {}, np.random.default_rng(0))
     assert cell["tf"]["speedup_vs_fastest_dense"] == pytest.approx(2.0)
+    assert cell["tf"]["speedup_in_cell"] == pytest.approx(4.0)
     assert (cell["tf"]["mac_reduction"], cell["tf"]["model_bytes_raw"],
-            cell["tf"]["model_bytes_compressed"]) == (1.25, 400, 300)
-    assert cell["best"]["route"] == "tf"
+            cell["tf"]["stored_as"]) == (1.25, 400, "compact")
+
+
+def test_the_spread_of_a_steady_route_is_narrow_and_seeded():
+    steady = [1e-3 * (1 + 0.001 * (i % 7)) for i in range(200)]
+    low, high = speedup_spread(2e-3, steady, np.random.default_rng(0))
+    assert 1.99 < low <= high < 2.0
+    assert (low, high) == speedup_spread(2e-3, steady, np.random.default_rng(0))
 
 
 def test_no_route_faster_than_nothing_leaves_best_empty():
     timings = Timings({"dense:numpy": samples(1.0), "dense:tf": samples(1.0),
                        "dense:numba": samples(1.0)})
-    cell, rows = score_cell(timings, DenseBaselines(PHASE), [], MODEL, {})
+    pooled = PooledDense(phase(numpy=1.0, tf=1.0, numba=1.0))
+    cell, rows = score_cell(timings, pooled, [], MODEL, {}, np.random.default_rng(0))
     assert rows == []
     assert cell["best"] == {"route": None, "speedup_vs_fastest_dense": 0.0,
                             "speedup_vs_library_dense": 0.0}
@@ -171,10 +211,22 @@ def test_timer_rounds_and_input_cycle(repeats, rounds):
     # A zero budget asks for no round at all: MIN_REPEATS rounds, or fewer if repeats says so.
     timings = Timer(runners, inputs, random.Random(0)).run(warmup=2, repeats=repeats,
                                                            budget_s=0.0)
+    # Microsecond calls: re-warmed, and timed HOT_TIMED_CALLS times in a row per round.
     assert {name: len(values) for name, values in timings.samples.items()} == {
-        "a": rounds, "b": rounds}
+        "a": rounds * HOT_TIMED_CALLS, "b": rounds * HOT_TIMED_CALLS}
     for values in seen.values():
         assert values == [float(i % 3) for i in range(len(values))]
+
+
+def test_a_slow_runner_gets_one_timed_call_per_round():
+    def slow(batch: np.ndarray) -> None:
+        time.sleep(REWARM_BELOW_S)
+
+    runners = {"slow": slow, "fast": lambda batch: None}
+    timings = Timer(runners, [np.zeros((1, 2), np.float32)], random.Random(0)).run(
+        warmup=1, repeats=2, budget_s=0.0)
+    assert {name: len(values) for name, values in timings.samples.items()} == {
+        "slow": 2, "fast": 2 * HOT_TIMED_CALLS}
 
 
 # A 4x3 kernel with two non-zeros: (0, 1) = 1 and (3, 2) = 1.
@@ -266,3 +318,40 @@ def test_zero_input_shares_of_a_known_network():
     x = np.array([[1.0, 0.0], [2.0, 3.0]], np.float32)
     # x @ W0 = [[1, -1], [5, -5]] -> ReLU [[1, 0], [5, 0]]: half of layer 1's inputs are zero.
     assert zero_input_shares(kernels, x) == [0.25, 0.5]
+
+
+def test_cache_levels_from_the_system_description(tmp_path):
+    for index, (level, kind, size) in enumerate([
+            (1, "Data", "32K"), (1, "Instruction", "32K"), (2, "Unified", "1024K"),
+            (3, "Unified", "32M")]):
+        folder = tmp_path / f"index{index}"
+        folder.mkdir()
+        for name, value in (("level", level), ("type", kind), ("size", size)):
+            (folder / name).write_text(f"{value}\n")
+    levels = cache_levels(tmp_path)
+    assert levels == {"L1": 32 << 10, "L2": 1 << 20, "L3": 32 << 20}
+    assert [residence(n, levels) for n in (32 << 10, (32 << 10) + 1, 9_500_000, 40 << 20)] == [
+        "L1", "L2", "L3", "DRAM"]
+    assert cache_levels(tmp_path / "absent") == {}
+
+
+def test_bytes_read_after_zero_skipping():
+    kernels = [np.ones((4, 3), np.float32), sparse_kernel().T.copy()]  # 12 and 2 of 12 non-zero
+    # Compact: 4 bytes per weight of the rows read; CSR: 8 per non-zero plus 4 per row pointer.
+    assert bytes_read(kernels, [0.5, 0.0], "compact") == 0.5 * 48 + 48
+    assert bytes_read(kernels, [0.5, 0.0], "csr") == 0.5 * (96 + 20) + (16 + 16)
+
+
+def test_limit_figures_divide_the_bytes_read_by_the_bandwidth():
+    kernels = [np.ones((250, 100), np.float32)]  # 100 kB
+    bandwidth = {100_000: 50e9}  # measured before: not measured again
+    limit = limit_figures(kernels, [0.2], 100_000, "compact", {"L1": 32 << 10, "L2": 1 << 20},
+                          bandwidth)
+    assert limit == {"stored_bytes": 100_000, "level": "L2", "bytes_read_per_image": 80_000.0,
+                     "bandwidth_gb_s": 50.0, "limit_us": pytest.approx(1.6)}
+    assert bandwidth == {100_000: 50e9}
+
+
+def test_read_bandwidth_is_a_rate():
+    # Only its sign and scale: the figure itself belongs to the benchmark stage's metrics.
+    assert 1e8 < read_bandwidth(64 << 10) < 1e13

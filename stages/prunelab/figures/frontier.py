@@ -9,11 +9,21 @@ from typing import Any
 
 from prunelab.figures.charts import DPI, MARKERS, plt
 from prunelab.figures.tables import latency_text, markdown
-from prunelab.stats.frontier import DENSE, TOLERANCES_PT, Point, answer_rows, pareto_optimal
+from prunelab.stats.frontier import (
+    DENSE,
+    INPUT,
+    TIE_RELATIVE,
+    TOLERANCES_PT,
+    Answer,
+    Point,
+    answer_rows,
+    pareto_optimal,
+)
 
 #: The columns of the frontier CSV, one row per (batch, network).
 CSV_COLUMNS = ("batch", "curve", "k", "network", "accuracy", "accuracy_min", "accuracy_max",
-               "route", "latency_ms", "speedup", "relative_latency", "pareto")
+               "route", "latency_ms", "speedup", "speedup_p10", "speedup_p90", "nonzero_weights",
+               "relative_latency", "pareto")
 #: The x axis of the figure and of ``dvc plots``: 1 / speedup, what the frontier ranks by.
 RELATIVE_LATENCY_LABEL = ("latency relative to the fastest dense route "
                           "(same inputs, same rounds; log scale)")
@@ -24,6 +34,21 @@ FIGURE_FLOOR = 0.10
 def network_label(point: Point) -> str:
     """``dense`` or ``<curve> <k> %``."""
     return DENSE if point.curve == DENSE else f"{point.curve} {point.k} %"
+
+
+def speedup_text(point: Point) -> str:
+    """``6.6× (6.4–6.9)``: the speedup and its spread."""
+    if point.curve == DENSE:
+        return "1×"
+    return f"{point.speedup:.1f}× ({point.speedup_p10:.1f}–{point.speedup_p90:.1f})"
+
+
+def answer_label(answer: Answer) -> str:
+    """The answer network, and the networks it ties with (smallest first)."""
+    label = network_label(answer.point)
+    if answer.ties:
+        label += " (ties: " + ", ".join(network_label(p) for p in answer.ties) + ")"
+    return label
 
 
 def accuracy_text(point: Point) -> str:
@@ -38,17 +63,23 @@ def frontier_table(points: dict[int, list[Point]], cpu: str, seeds: int) -> str:
                 for batch, batch_points in points.items()}
     answers = []
     for drop in TOLERANCES_PT:
-        for batch, best_within in by_batch.items():
-            best = best_within[drop]
-            answers.append([f"{drop:g}", str(batch), network_label(best), accuracy_text(best),
-                            best.route, latency_text(best.latency_ms), f"{best.speedup:.1f}×"])
+        for batch, answer_within in by_batch.items():
+            answer = answer_within[drop]
+            best = answer.point
+            answers.append([f"{drop:g}", str(batch), answer_label(answer), accuracy_text(best),
+                            best.route, latency_text(best.latency_ms), speedup_text(best)])
     preamble = [
         "# The accuracy–latency frontier",
         "",
         f"Accuracy: mean test accuracy over {seeds} seeds (min–max). Speed: the first seed's "
         "network on test images, its fastest route's median latency and speedup over the "
-        "fastest dense route on the same inputs in the same rounds "
-        f"(`metrics/benchmark.json`; {cpu}).",
+        "fastest dense route on the same inputs, pooled over the whole benchmark run, with the "
+        "10th–90th percentile of its resampled median (`metrics/benchmark.json`; "
+        f"{cpu}).",
+        "",
+        "Networks whose speedups the benchmark cannot rank tie (spreads overlap, or within "
+        f"{100 * TIE_RELATIVE:g} %): the answer is the smallest of the fastest network's ties "
+        "(fewest non-zero weights), the others follow it in brackets.",
         "",
         "## Fastest network within d points of the dense accuracy "
         f"({dense_accuracy:.4f})",
@@ -64,7 +95,7 @@ def frontier_table(points: dict[int, list[Point]], cpu: str, seeds: int) -> str:
         front = [p for p, keep in zip(batch_points, pareto_optimal(batch_points), strict=True)
                  if keep and p.accuracy >= floor]
         rows = [[network_label(p), accuracy_text(p), p.route, latency_text(p.latency_ms),
-                 f"{p.speedup:.1f}×"] for p in sorted(front, key=lambda p: -p.speedup)]
+                 speedup_text(p)] for p in sorted(front, key=lambda p: -p.speedup)]
         text += "\n" + markdown(
             [f"## Pareto front at batch {batch} (no network both faster and more accurate)", "",
              f"Networks within {100 * FIGURE_FLOOR:g} points of the dense accuracy, fastest "
@@ -77,6 +108,47 @@ def frontier_table(points: dict[int, list[Point]], cpu: str, seeds: int) -> str:
 def shares_text(shares: list[float]) -> str:
     """Zero shares per layer, pixels first: ``0.49 · 0.91 · 0.77``."""
     return " · ".join(f"{share:.2f}" for share in shares)
+
+
+def bytes_text(nbytes: float) -> str:
+    """Bytes in kB below 1 MB, else in MB (decimal)."""
+    return f"{nbytes / 1e3:.0f} kB" if nbytes < 1e6 else f"{nbytes / 1e6:.2f} MB"
+
+
+def limits_table(points: list[Point], dense_accuracy: float, benchmark: dict[str, Any]) -> str:
+    """Markdown: for the dense network and each batch-1 answer, what its weights allow
+    (:mod:`prunelab.speed.limits`) against the latency measured."""
+    shown = [points[0]]
+    for answer in answer_rows(points, dense_accuracy).values():
+        if answer.point not in shown:
+            shown.append(answer.point)
+    rows = []
+    for point in shown:
+        if point.curve == DENSE:
+            limit = benchmark["dense"]["limit_batch1"]["compact"]
+        else:
+            entry = benchmark[point.curve][str(point.k)]
+            stored_as = entry[INPUT]["1"][point.route]["stored_as"]
+            limit = entry["model"]["limit_batch1"][stored_as]
+        measured_us = point.latency_ms * 1e3
+        rows.append([network_label(point), point.route,
+                     f"{bytes_text(limit['stored_bytes'])} ({limit['level']})",
+                     bytes_text(limit["bytes_read_per_image"]),
+                     f"{limit['bandwidth_gb_s']:.0f} GB/s", f"{limit['limit_us']:.1f} µs",
+                     f"{measured_us:.1f} µs", f"{measured_us / limit['limit_us']:.1f}×"])
+    preamble = [
+        "## What the weights allow at batch 1",
+        "",
+        "The dense network and each batch-1 answer: its weights as its route stores them and "
+        "the smallest cache level that holds them, the bytes one image reads after "
+        "zero-skipping (rows of exactly zero inputs skipped), one core's read bandwidth of a "
+        "buffer of that size on this CPU, the latency those bytes imply at that bandwidth, and "
+        "the median measured (`prunelab.speed.limits`).",
+        "",
+    ]
+    return markdown(preamble, ["network", "route", "weights stored (cache)", "read per image",
+                               "bandwidth", "limit", "measured", "measured / limit"],
+                    ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:"], rows)
 
 
 def inputs_table(benchmark: dict[str, Any], timed: dict[str, list[int]],
@@ -131,6 +203,8 @@ def frontier_csv(points: dict[int, list[Point]]) -> str:
                              f"{point.accuracy:.6g}", f"{point.accuracy_min:.6g}",
                              f"{point.accuracy_max:.6g}", point.route,
                              f"{point.latency_ms:.6g}", f"{point.speedup:.6g}",
+                             f"{point.speedup_p10:.6g}", f"{point.speedup_p90:.6g}",
+                             point.nonzero_weights,
                              f"{1 / point.speedup:.6g}", int(keep)])
     return buffer.getvalue()
 

@@ -24,10 +24,13 @@ Timing (:mod:`prunelab.speed.timing`), all in one process, for every input kind 
    route of each runtime is that runtime's dense baseline (:class:`DenseBaselines`). It gets
    three times the cell budget.
 2. Model phase (:meth:`Benchmark.time_model`): for each network, input kind and batch size,
-   rounds of one call of each dense route (on the dense network) that came within 30 % (or 1 ms)
+   interleaved rounds of each dense route (on the dense network) that came within 30 % (or 1 ms)
    of the fastest in the dense phase, plus the fastest library one, and of each of the
-   network's routes. The fastest dense route of the cell is the one with the lowest median there
-   (:func:`score_cell`): every speedup compares routes on the same inputs in the same rounds.
+   network's routes.
+3. Scoring (:meth:`Benchmark.scored`), once every cell is timed: the dense calls of every cell
+   are pooled per input kind and batch size, and each route's speedup is the pooled median of
+   the fastest dense route over the route's median, with its spread
+   (:mod:`prunelab.speed.scoring`: why pooled).
 """
 
 from __future__ import annotations
@@ -44,10 +47,17 @@ from prunelab.model.forward import forward
 from prunelab.schema.benchmark import BenchmarkParams
 from prunelab.speed import timing
 from prunelab.speed.inputs import INPUT_POOL, SEED, SMALL_BATCH, Inputs, zero_input_shares
+from prunelab.speed.limits import cache_levels, limit_figures
 from prunelab.speed.routes.base import Kernels, Runner, compact
 from prunelab.speed.routes.registry import DENSE_ROUTES, prepare
 from prunelab.speed.routes.tensorflow_ops import onednn_spmm_enabled
-from prunelab.speed.scoring import REFERENCE, DenseBaselines, model_figures, score_cell
+from prunelab.speed.scoring import (
+    REFERENCE,
+    DenseBaselines,
+    PooledDense,
+    model_figures,
+    score_cell,
+)
 from prunelab.speed.timing import Timer, Timings
 from prunelab.wiring.machine import cpu_model
 
@@ -132,14 +142,22 @@ class Benchmark:
                     raise RuntimeError(f"dense route {name} is wrong on {kind.kind} inputs: "
                                        f"relative error {error:.2e}")
         self.baselines: dict[tuple[str, int], DenseBaselines] = {}
+        self.cache_levels = cache_levels()
+        self.bandwidth: dict[int, float] = {}  # read bandwidth by buffer size (limits)
+        self.pooled: dict[tuple[str, int], PooledDense] = {}
+        self.dense_results: dict[str, Any] = {}
+        # Timed cells waiting for the pooled references: (curve, k, kind, batch, timings,
+        # routes, model figures).
+        self.cells: list[tuple[str, int, str, int, Timings, list[str], dict[str, Any]]] = []
 
     def _time(self, runners: dict[str, Runner], pool: list[np.ndarray], budget: float) -> Timings:
         settings = self.settings
         return Timer(runners, pool, self.shuffle).run(settings.warmup, settings.repeats, budget)
 
-    def time_dense(self) -> dict[str, Any]:
-        """The dense phase: figures per input kind, batch size and route, each cell's fastest,
-        and the dense network's zero input shares per kind."""
+    def time_dense(self) -> None:
+        """The dense phase: figures per input kind, batch size and route, and the dense
+        network's zero input shares per kind (the pooled fastest routes follow in
+        :meth:`scored`)."""
         results: dict[str, Any] = {"zero_input_share": {
             kind: zero_input_shares(self.dense, inputs.distinct)
             for kind, inputs in self.inputs.items()}}
@@ -147,50 +165,80 @@ class Benchmark:
             for n, pool in inputs.pools.items():
                 timings = self._time(self.dense_runners, pool, 3 * self.settings.cell_budget_s)
                 medians = {name: timings.median(name) for name in self.dense_runners}
-                self.baselines[(kind, n)] = base = DenseBaselines(medians)
+                self.baselines[(kind, n)] = DenseBaselines(medians)
+                self.pooled[(kind, n)] = PooledDense(timings)
                 cell = {name: timings.figures(name) for name in self.dense_runners}
-                cell["fastest"] = {
-                    "route": base.fastest, "latency_ms": medians[base.fastest] * 1e3,
-                    "library_route": base.library,
-                    "library_latency_ms": medians[base.library] * 1e3,
-                }
                 results.setdefault(kind, {})[str(n)] = cell
                 self.log(f"dense {kind} batch {n}: " + ", ".join(
                     f"{name} {value * 1e3:.3f} ms" for name, value in medians.items()))
-        return results
+        results["nonzero_weights"] = sum(int(np.count_nonzero(w)) for w in self.dense)
+        results["limit_batch1"] = self.limits(self.dense, results["zero_input_share"],
+                                              {"compact": 4 * sum(w.size for w in self.dense)})
+        self.dense_results = results
+
+    def limits(self, compact_kernels: Kernels, zero_shares: dict[str, list[float]],
+               stored: dict[str, int]) -> dict[str, Any]:
+        """The batch-1 limit on test images (:mod:`prunelab.speed.limits`) per storage of
+        ``stored`` (``{storage: bytes}``)."""
+        return {storage: limit_figures(compact_kernels, zero_shares["images"], nbytes, storage,
+                                       self.cache_levels, self.bandwidth)
+                for storage, nbytes in stored.items()}
 
     def time_model(self, curve: str, method: str, k: int, kernels: Kernels, npz_file_bytes: int,
-                   kinds: Iterable[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """One network of ``curve`` (pruned by ``method``) at every batch size, on each input
-        kind of ``kinds``: ``{"model": ..., "<kind>": {"<batch>": cell}}`` and the CSV rows."""
+                   kinds: Iterable[str]) -> None:
+        """Time one network of ``curve`` (pruned by ``method``) at every batch size, on each
+        input kind of ``kinds``; :meth:`scored` turns the timings into figures."""
         kinds = list(kinds)
         compact_kernels = compact(kernels)
         model = model_figures(kernels, compact_kernels, npz_file_bytes)
         model["zero_input_share"] = {
             kind: zero_input_shares(compact_kernels, self.inputs[kind].distinct) for kind in kinds}
+        sparse = method not in UNIT_STRUCTURED and k >= SPARSE_MIN_K
+        model["limit_batch1"] = self.limits(compact_kernels, model["zero_input_share"], {
+            "compact": model["compact_bytes_raw"],
+            **({"csr": model["csr_bytes_raw"]} if sparse else {})})
         batch_sizes = self.settings.batch_sizes
         wanted = dict.fromkeys(name for n in batch_sizes for name in routes_for(method, k, n))
         checks = [self.inputs[kind].check for kind in kinds]
         runners = checked_routes(wanted, kernels, compact_kernels, checks, model["routes"])
-        entry: dict[str, Any] = {"model": model}
-        rows: list[dict[str, Any]] = []
+        fastest = []
         for kind in kinds:
             for n, pool in self.inputs[kind].pools.items():
-                base = self.baselines[(kind, n)]
-                chosen = {name: runners[name] for name in routes_for(method, k, n)
-                          if name in runners}
+                chosen = [name for name in routes_for(method, k, n) if name in runners]
                 references = {REFERENCE + name: self.dense_runners[name]
-                              for name in base.contenders}
-                timings = self._time({**references, **chosen}, pool, self.settings.cell_budget_s)
-                row_key = {"method": curve, "k": k, "input": kind, "batch": n}
-                cell, cell_rows = score_cell(timings, base, chosen, model, row_key)
-                entry.setdefault(kind, {})[str(n)] = cell
-                rows.extend(cell_rows)
-        self.log(f"{curve}-{k}: " + "; ".join(
-            f"{kind} b{n} {entry[kind][str(n)]['best']['route']} "
-            f"x{entry[kind][str(n)]['best']['speedup_vs_fastest_dense']:.1f}"
-            for kind in kinds for n in batch_sizes))
-        return entry, rows
+                              for name in self.baselines[(kind, n)].contenders}
+                timings = self._time({**references, **{name: runners[name] for name in chosen}},
+                                     pool, self.settings.cell_budget_s)
+                self.pooled[(kind, n)].add_cell(timings)
+                self.cells.append((curve, k, kind, n, timings, chosen, model))
+                if chosen:
+                    best = min(chosen, key=timings.median)
+                    fastest.append(f"{kind} b{n} {best} {timings.median(best) * 1e3:.4f} ms")
+        self.log(f"{curve}-{k}: " + "; ".join(fastest))
+
+    def scored(self) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+        """The dense phase's figures with each input kind and batch size's pooled fastest
+        dense routes, ``{curve: {k: {"model": ..., "<kind>": {"<batch>": cell}}}}``, and the
+        CSV rows."""
+        for (kind, n), pooled in self.pooled.items():
+            base = pooled.baselines()
+            self.dense_results[kind][str(n)]["fastest"] = {
+                "route": base.fastest, "latency_ms": base.medians[base.fastest] * 1e3,
+                "library_route": base.library,
+                "library_latency_ms": base.medians[base.library] * 1e3,
+                "timed_calls": len(pooled.samples[base.fastest]),
+            }
+        rng = np.random.default_rng(SEED)
+        results: dict[str, Any] = {}
+        rows: list[dict[str, Any]] = []
+        for curve, k, kind, n, timings, chosen, model in self.cells:
+            row_key = {"method": curve, "k": k, "input": kind, "batch": n}
+            cell, cell_rows = score_cell(timings, self.pooled[(kind, n)], chosen, model,
+                                         row_key, rng)
+            entry = results.setdefault(curve, {}).setdefault(str(k), {"model": model})
+            entry.setdefault(kind, {})[str(n)] = cell
+            rows.extend(cell_rows)
+        return self.dense_results, results, rows
 
 
 def run_meta(seconds: float, settings: BenchmarkParams) -> dict[str, Any]:
@@ -209,6 +257,7 @@ def run_meta(seconds: float, settings: BenchmarkParams) -> dict[str, Any]:
         "load_average_at_end": list(os.getloadavg()),
         "machine": platform.machine(),
         "cpu": cpu_model(),
+        "cache_bytes": cache_levels(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,

@@ -1,9 +1,18 @@
-"""How the benchmark turns one cell's timings into speedups, and its CSV.
+"""How the benchmark turns the timings of a run into speedups, and its CSV.
 
-A cell is one network, input kind and batch size. Every speedup compares routes on the same
-inputs in the same rounds: the fastest dense route of the cell is the dense reference re-timed
-there with the lowest median (:func:`score_cell`); the dense phase's medians
-(:class:`DenseBaselines`) say which dense routes are worth re-timing in every cell.
+A cell is one network, input kind and batch size. The dense network is timed in every cell
+(its routes that :class:`DenseBaselines` names as contenders, interleaved with the cell's
+routes), and it is the same network on the same inputs each time: its timed calls are pooled
+over the whole run (:class:`PooledDense`), and every speedup divides the pooled median of the
+fastest dense route by the route's median in its cell. One cell's own dense median moved by
++-20 % from cell to cell at batch 1 (calls of tens of microseconds; the committed run of round
+3), enough to reorder networks of equal speed; the pooled median does not move with the cell.
+The ratio to the cell's own dense median is kept as a check (``speedup_in_cell``).
+
+Each speedup comes with its spread: the 10th and 90th percentile of the pooled reference's
+median over the route's median recomputed on :data:`BOOTSTRAP_DRAWS` resamples of the route's
+timed calls (seeded: the same calls give the same figures). The frontier ranks only speedups
+whose spreads do not overlap (:mod:`prunelab.stats.frontier`).
 """
 
 from __future__ import annotations
@@ -12,6 +21,8 @@ import csv
 import io
 from collections.abc import Iterable
 from typing import Any
+
+import numpy as np
 
 from prunelab.speed.routes.base import Kernels
 from prunelab.speed.routes.registry import ROUTES
@@ -27,6 +38,9 @@ REFERENCE = "dense:"
 #: re-timed in every model cell; the fastest there is the cell's reference.
 REF_SLACK = 1.3
 REF_ABS_S = 0.001
+#: Resamples of a route's timed calls behind each speedup's spread (percentiles below).
+BOOTSTRAP_DRAWS = 400
+SPREAD_PERCENTILES = (10, 90)
 #: The CSV's columns: one row per (curve, k, input, batch, route); ``method`` is the curve's name.
 CSV_COLUMNS = (
     "method",
@@ -43,6 +57,10 @@ CSV_COLUMNS = (
     "fastest_dense_route",
     "fastest_dense_ms",
     "speedup_vs_fastest_dense",
+    "speedup_p10",
+    "speedup_p90",
+    "cell_dense_ms",
+    "speedup_in_cell",
     "library_dense_route",
     "library_dense_ms",
     "speedup_vs_library_dense",
@@ -59,7 +77,8 @@ def is_library(name: str) -> bool:
 
 
 class DenseBaselines:
-    """Dense-phase medians of one batch size and the baselines derived from them."""
+    """Medians of the dense routes at one input kind and batch size (the dense phase's, or
+    pooled over the run) and the baselines derived from them."""
 
     def __init__(self, medians: dict[str, float]) -> None:
         self.medians = medians
@@ -90,32 +109,55 @@ def model_figures(kernels: Kernels, compact_kernels: Kernels, npz_file_bytes: in
     }
 
 
-def _same_runtime_baseline(runtime: str, dense_s: dict[str, float], base: DenseBaselines,
-                           fastest: str) -> tuple[str, float]:
-    """The runtime's own dense baseline: its fastest dense route re-timed in this cell if any
-    was, else the dense phase's, scaled by its ratio to the cell's fastest."""
-    retimed = [n for n in dense_s if ROUTES[n].runtime == runtime]
-    if retimed:
-        same = min(retimed, key=dense_s.get)
-        return same, dense_s[same]
-    same = base.by_runtime.get(runtime, fastest)
-    return same, dense_s[fastest] * base.medians[same] / base.medians[fastest]
+class PooledDense:
+    """Every timed call of each dense route at one input kind and batch size: the dense phase's
+    and those of every cell that re-timed it. Its baselines (:class:`DenseBaselines` of the
+    pooled medians) are the references of every cell of that input kind and batch size."""
+
+    def __init__(self, phase: Timings) -> None:
+        self.samples = {name: list(values) for name, values in phase.samples.items()}
+
+    def add_cell(self, timings: Timings) -> None:
+        """Pool the dense references a cell timed (:data:`REFERENCE` + route name)."""
+        for key, values in timings.samples.items():
+            if key.startswith(REFERENCE):
+                self.samples[key.removeprefix(REFERENCE)].extend(values)
+
+    def baselines(self) -> DenseBaselines:
+        return DenseBaselines({name: float(np.median(values))
+                               for name, values in self.samples.items()})
+
+    def figures(self, name: str) -> dict[str, Any]:
+        return {"route": name, **Timings(self.samples).figures(name)}
 
 
-def score_cell(timings: Timings, base: DenseBaselines, chosen: Iterable[str], model: dict,
-               row_key: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def speedup_spread(reference_s: float, samples: list[float], rng: np.random.Generator
+                   ) -> tuple[float, float]:
+    """The :data:`SPREAD_PERCENTILES` of ``reference_s`` over the median of resampled
+    ``samples`` (:data:`BOOTSTRAP_DRAWS` resamples with replacement, of the same size)."""
+    values = np.asarray(samples)
+    draws = rng.choice(values, size=(BOOTSTRAP_DRAWS, values.size), replace=True)
+    ratios = reference_s / np.median(draws, axis=1)
+    low, high = np.percentile(ratios, SPREAD_PERCENTILES)
+    return float(low), float(high)
+
+
+def score_cell(timings: Timings, pooled: PooledDense, chosen: Iterable[str], model: dict,
+               row_key: dict[str, Any], rng: np.random.Generator
+               ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Figures of one model x batch size cell, and its CSV rows (each starting with ``row_key``).
 
-    ``timings`` holds the cell's ``chosen`` routes and its dense references
-    (:data:`REFERENCE` + name, for every one of ``base.contenders``).
+    ``timings`` holds the cell's ``chosen`` routes and its dense references (:data:`REFERENCE`
+    + name); ``pooled`` every dense call of the run at this input kind and batch size.
     """
-    dense_s = {name: timings.median(REFERENCE + name) for name in base.contenders}
-    fastest = min(dense_s, key=dense_s.get)
-    library_name = min((n for n in dense_s if is_library(n)), key=dense_s.get)
-    reference, library = dense_s[fastest], dense_s[library_name]
+    base = pooled.baselines()
+    reference, library = base.medians[base.fastest], base.medians[base.library]
+    in_cell = [key for key in timings.samples if key.startswith(REFERENCE)]
+    cell_dense_s = min(timings.median(key) for key in in_cell)
     cell: dict[str, Any] = {
-        "fastest_dense": {"route": fastest, **timings.figures(REFERENCE + fastest)},
-        "library_dense": {"route": library_name, **timings.figures(REFERENCE + library_name)},
+        "fastest_dense": pooled.figures(base.fastest),
+        "library_dense": pooled.figures(base.library),
+        "cell_dense_ms": cell_dense_s * 1e3,
     }
     best = {"route": None, "speedup_vs_fastest_dense": 0.0, "speedup_vs_library_dense": 0.0}
     rows = []
@@ -123,15 +165,20 @@ def score_cell(timings: Timings, base: DenseBaselines, chosen: Iterable[str], mo
         route = ROUTES[name]
         median = timings.median(name)
         speedup = reference / median
-        same, same_s = _same_runtime_baseline(route.runtime, dense_s, base, fastest)
+        low, high = speedup_spread(reference, timings.samples[name], rng)
+        same = base.by_runtime.get(route.runtime, base.fastest)
         sparse = route.storage == "sparse"
         stored = "csr" if sparse else "compact"
         figures = {
             **timings.figures(name),
+            "stored_as": stored,  # the storage of limit_batch1 that applies
             "speedup_vs_fastest_dense": speedup,
+            "speedup_p10": low,
+            "speedup_p90": high,
+            "speedup_in_cell": cell_dense_s / median,
             "speedup_vs_library_dense": library / median,
-            "speedup_vs_same_runtime_dense": same_s / median,
-            "library_dense_route": library_name,
+            "speedup_vs_same_runtime_dense": base.medians[same] / median,
+            "library_dense_route": base.library,
             "same_runtime_dense_route": same,
             "mac_reduction": model["mac_reduction_sparse" if sparse else "mac_reduction_compact"],
             "model_bytes_raw": model[f"{stored}_bytes_raw"],
@@ -140,11 +187,12 @@ def score_cell(timings: Timings, base: DenseBaselines, chosen: Iterable[str], mo
         cell[name] = figures
         rows.append({
             **row_key, "route": name, "runtime": route.runtime, "storage": route.storage,
-            "fastest_dense_route": fastest, "fastest_dense_ms": reference * 1e3,
-            "library_dense_ms": library * 1e3, **figures,
+            "fastest_dense_route": base.fastest, "fastest_dense_ms": reference * 1e3,
+            "cell_dense_ms": cell_dense_s * 1e3, "library_dense_ms": library * 1e3, **figures,
         })
         if speedup > best["speedup_vs_fastest_dense"]:
             best = {"route": name, "speedup_vs_fastest_dense": speedup,
+                    "speedup_p10": low, "speedup_p90": high,
                     "speedup_vs_library_dense": figures["speedup_vs_library_dense"]}
     cell["best"] = best
     return cell, rows

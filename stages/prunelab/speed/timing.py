@@ -4,7 +4,9 @@ Interleaving makes drift (clock, other processes) hit every runner of a round al
 spreads the after-effects of one call on the next (BLAS threads still spinning) evenly. A call
 shorter than :data:`REWARM_BELOW_S` is preceded by a few untimed calls of the same runner, so
 that every runner is timed "hot" (its weights in cache and its branches predicted, as when it
-serves alone) while rounds still interleave.
+serves alone) while rounds still interleave; such a runner then gets :data:`HOT_TIMED_CALLS`
+timed calls in a row per round, not one: its samples cost microseconds next to the re-warming,
+and a median of microsecond calls needs many of them to be steady.
 
 Repeats adapt to slow cases: a :class:`Timer` gets ``min(repeats, max(MIN_REPEATS, budget //
 round time))`` timed rounds, the round time being estimated from the warm-up, and a runner whose
@@ -30,6 +32,8 @@ SLOW_CALL_S = 0.05
 REWARM_BELOW_S = 0.02
 REWARM_TIME_S = 0.002
 REWARM_MAX_CALLS = 100
+#: Timed calls in a row, per round, of a runner that is re-warmed (one for the others).
+HOT_TIMED_CALLS = 8
 
 
 class Timings:
@@ -54,7 +58,7 @@ class Timings:
 
 
 class Timer:
-    """Rounds of one timed call per runner, shuffled per round; medians of the timed calls.
+    """Rounds of timed calls of every runner, shuffled per round; medians of the timed calls.
 
     Calls cycle through ``inputs`` (several distinct batches of one size), so that routes whose
     branches depend on the data (zero-skipping) cannot learn one input by heart.
@@ -78,7 +82,8 @@ class Timer:
                     latest[name] = self._call(name)
         call_s = {name: min(first[name], latest[name]) for name in first}
         rewarm = {name: rewarm_calls(call_s[name]) for name in first}
-        round_s = sum(call_s[name] * (1 + rewarm[name]) for name in first)
+        timed = {name: HOT_TIMED_CALLS if rewarm[name] else 1 for name in first}
+        round_s = sum(call_s[name] * (timed[name] + rewarm[name]) for name in first)
         rounds = min(repeats, max(MIN_REPEATS, int(budget_s / max(round_s, 1e-9))))
         samples: dict[str, list[float]] = {name: [] for name in self.runners}
         gc.disable()
@@ -87,7 +92,7 @@ class Timer:
                 for name in self._order():
                     for _ in range(rewarm[name]):
                         self._call(name)
-                    samples[name].append(self._call(name))
+                    samples[name].extend(self._call(name) for _ in range(timed[name]))
         finally:
             gc.enable()
         return Timings(samples)

@@ -5,11 +5,13 @@ and its min-max band, per k) with what the benchmark stage timed (the first seed
 test images, per batch size) into :class:`Point` records, marks the Pareto-optimal ones, and
 answers "the fastest network within ``d`` points of the dense accuracy".
 
-Speed is the speedup of the network's fastest route over the fastest dense route *of the same
-cell* (same inputs, same interleaved rounds; :mod:`prunelab.speed.benchmarking`), and latency
-that route's median: speedups are what the frontier ranks by, because latencies measured minutes
-apart drift more than ratios measured in the same rounds. The dense network is a point too, with
-the fastest dense route of the dense phase (speedup 1 by definition).
+Speed is the speedup of the network's fastest route over the fastest dense route on the same
+inputs, pooled over the run (:mod:`prunelab.speed.scoring`), with its spread, and latency that
+route's median. The dense network is a point too (speedup 1 by definition).
+
+Noise must not pick the answer: two speedups *tie* when their spreads overlap or they differ by
+less than :data:`TIE_RELATIVE`, and among the fastest network's ties the answer is the smallest
+network (fewest non-zero weights; then the more accurate), its ties named beside it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ INPUT = "images"
 #: Accuracy drops (in percentage points below the dense accuracy) the answer table covers.
 TOLERANCES_PT = (0.5, 1.0, 2.0, 5.0)
 DENSE = "dense"
+#: Speedups closer than this (relative) tie even when their spreads do not overlap: run-to-run
+#: drift of a whole benchmark (cache and clock state, which the within-run spread cannot see).
+TIE_RELATIVE = 0.10
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,24 @@ class Point:
     route: str
     latency_ms: float
     speedup: float  # over the fastest dense route on the same inputs, in the same run
+    speedup_p10: float  # its spread (prunelab.speed.scoring.speedup_spread)
+    speedup_p90: float
+    nonzero_weights: int  # after removing dead units: what "smaller network" means
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The network that answers one accuracy tolerance, and the networks it ties with."""
+
+    point: Point
+    ties: tuple[Point, ...]
+
+
+def ties(a: Point, b: Point) -> bool:
+    """Whether the benchmark cannot rank ``a`` and ``b``: overlapping spreads, or speedups
+    within :data:`TIE_RELATIVE` of each other."""
+    overlap = a.speedup_p10 <= b.speedup_p90 and b.speedup_p10 <= a.speedup_p90
+    return overlap or abs(a.speedup - b.speedup) < TIE_RELATIVE * max(a.speedup, b.speedup)
 
 
 def frontier_points(accuracy: dict[str, dict[int, dict[str, float]]], dense: dict[str, float],
@@ -50,7 +73,8 @@ def frontier_points(accuracy: dict[str, dict[int, dict[str, float]]], dense: dic
     """
     fastest = benchmark["dense"][INPUT][str(batch)]["fastest"]
     points = [Point(DENSE, 0, dense["test_accuracy"], dense["test_accuracy_min"],
-                    dense["test_accuracy_max"], fastest["route"], fastest["latency_ms"], 1.0)]
+                    dense["test_accuracy_max"], fastest["route"], fastest["latency_ms"], 1.0,
+                    1.0, 1.0, benchmark["dense"]["nonzero_weights"])]
     for curve, ks in timed.items():
         for k in ks:
             cell = benchmark[curve][str(k)][INPUT][str(batch)]
@@ -61,7 +85,9 @@ def frontier_points(accuracy: dict[str, dict[int, dict[str, float]]], dense: dic
             points.append(Point(curve, k, figures["test_accuracy"], figures["test_accuracy_min"],
                                 figures["test_accuracy_max"], best["route"],
                                 cell[best["route"]]["latency_ms"],
-                                best["speedup_vs_fastest_dense"]))
+                                best["speedup_vs_fastest_dense"], best["speedup_p10"],
+                                best["speedup_p90"],
+                                benchmark[curve][str(k)]["model"]["nonzero_weights"]))
     return points
 
 
@@ -76,18 +102,24 @@ def pareto_optimal(points: list[Point]) -> list[bool]:
     ]
 
 
-def fastest_within(points: list[Point], dense_accuracy: float, drop_pt: float) -> Point:
-    """The fastest point (highest speedup; then the more accurate) whose mean accuracy is at
-    least ``dense_accuracy - drop_pt / 100``. The dense network itself always qualifies."""
+def fastest_within(points: list[Point], dense_accuracy: float, drop_pt: float) -> Answer:
+    """The answer among the points whose mean accuracy is at least ``dense_accuracy - drop_pt
+    / 100`` (the dense network always qualifies): of the fastest one (highest speedup, then the
+    more accurate) and every qualifying point that :func:`ties` with it, the smallest network
+    (fewest non-zero weights, then the more accurate, then the faster); the others are its
+    ties, smallest first."""
     floor = dense_accuracy - drop_pt / 100
     # Rounded like the reported accuracies, so that "within 1 point" is decided on the figures
     # a reader sees, not on float noise in the 7th decimal.
     qualifying = [p for p in points if round(p.accuracy, 6) >= round(floor, 6)]
-    return max(qualifying, key=lambda p: (p.speedup, p.accuracy))
+    fastest = max(qualifying, key=lambda p: (p.speedup, p.accuracy))
+    tied = sorted((p for p in qualifying if p == fastest or ties(p, fastest)),
+                  key=lambda p: (p.nonzero_weights, -p.accuracy, -p.speedup))
+    return Answer(tied[0], tuple(tied[1:]))
 
 
-def answer_rows(points: list[Point], dense_accuracy: float) -> dict[float, Point]:
-    """``{drop in points: fastest network within it}`` for :data:`TOLERANCES_PT`."""
+def answer_rows(points: list[Point], dense_accuracy: float) -> dict[float, Answer]:
+    """``{drop in points: the answer within it}`` for :data:`TOLERANCES_PT`."""
     return {drop: fastest_within(points, dense_accuracy, drop) for drop in TOLERANCES_PT}
 
 
