@@ -1,13 +1,17 @@
 """Record a named DVC experiment into committed files: ``metrics/experiments/<name>/``.
 
     python tools/record_experiment.py <name> -S 'finetune.methods=[weight,unit]' [-S ...]
-    make record NAME=<name> SET="-S 'key=value' ..."
+        [--target <stage> ...]
+    make record NAME=<name> SET="-S 'key=value' ... [--target <stage>]"
+
+``--target`` runs only those stages and what they depend on (``dvc exp run <targets>``), e.g.
+``--target evaluate`` for accuracies without the benchmark's timings.
 
 Runs ``dvc exp run --temp -n <name> -S ...`` (a temporary workspace: this one, its params and its
 outputs stay as they are; the run-cache and the shared cache make a rerun of the same experiment
 cheap), timing each stage family from DVC's own "Running stage" lines, then writes:
 
-- ``record.json``: the name, the overrides, the commit it ran on, the CPU, the wall time in all
+- ``record.json``: the name, the overrides and targets, the commit it ran on, the CPU, the wall time in all
   and per stage family, and which files follow;
 - every file under ``metrics/`` that git tracks and the experiment changed (the headline and
   report JSON files, the generated ``*.md`` tables, the CSVs), as the experiment's commit holds
@@ -56,12 +60,14 @@ def git(*args: str) -> str:
     return subprocess.run(["git", *args], check=True, capture_output=True, text=True).stdout
 
 
-def run_experiment(name: str, overrides: list[str]) -> tuple[list[tuple[float, str]], float]:
+def run_experiment(name: str, overrides: list[str], targets: list[str]
+                   ) -> tuple[list[tuple[float, str]], float]:
     """Run it, echoing DVC's output; the ("Running stage" time, stage) events and the wall
     time."""
     command = [sys.executable, "-m", "dvc", "exp", "run", "--temp", "-n", name]
     for override in overrides:
         command += ["-S", override]
+    command += targets
     started = time.monotonic()
     events: list[tuple[float, str]] = []
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -90,7 +96,8 @@ def experiment_commit(name: str) -> str:
     return matches[0]
 
 
-def record(name: str, overrides: list[str], root: Path) -> Path:
+def record(name: str, overrides: list[str], root: Path, targets: list[str] | None = None
+           ) -> Path:
     """Run the experiment and write its record; return the record's folder."""
     if not _NAME.fullmatch(name):
         sys.exit(f"record_experiment: error: name {name!r}: use lower-case letters, digits and "
@@ -99,7 +106,8 @@ def record(name: str, overrides: list[str], root: Path) -> Path:
         sys.exit("record_experiment: error: params.yaml or a dvc.yaml has uncommitted changes: "
                  "an experiment runs on a commit, so commit them first")
     base = git("rev-parse", "HEAD").strip()
-    events, wall = run_experiment(name, overrides)
+    targets = targets or []
+    events, wall = run_experiment(name, overrides, targets)
     commit = experiment_commit(name)
     changed = [path for path in git("diff", "--name-only", base, commit, "--", "metrics").split()
                if not path.startswith(f"{RECORDS.as_posix()}/")]
@@ -109,6 +117,7 @@ def record(name: str, overrides: list[str], root: Path) -> Path:
     record_json = {
         "name": name,
         "overrides": overrides,
+        "targets": targets,
         "commit": base,
         "experiment_commit": commit,
         "cpu": cpu_model(),
@@ -134,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", help="the experiment's name: its folder under metrics/experiments")
     parser.add_argument("-S", "--set-param", dest="overrides", action="append", default=[],
                         help="a params override, as for `dvc exp run -S` (repeatable)")
+    parser.add_argument("--target", dest="targets", action="append", default=[],
+                        help="run only this stage and its upstream (repeatable; default: all)")
     args = parser.parse_args(argv)
-    record(args.name, args.overrides, Path.cwd())
+    record(args.name, args.overrides, Path.cwd(), args.targets)
     return 0
 
 
