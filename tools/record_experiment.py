@@ -11,8 +11,8 @@ Runs ``dvc exp run --temp -n <name> -S ...`` (a temporary workspace: this one, i
 outputs stay as they are; the run-cache and the shared cache make a rerun of the same experiment
 cheap), timing each stage family from DVC's own "Running stage" lines, then writes:
 
-- ``record.json``: the name, the overrides and targets, the commit it ran on, the CPU, the wall time in all
-  and per stage family, and which files follow;
+- ``record.json``: the name, the overrides and targets, the commit it ran on, the CPU, the
+  wall time in all and per stage family, and which files follow;
 - every file under ``metrics/`` that git tracks and the experiment changed (the headline and
   report JSON files, the generated ``*.md`` tables, the CSVs), as the experiment's commit holds
   them, under the same relative path.
