@@ -1,0 +1,62 @@
+"""The width study's table (tools/width_study.py): its rule on known numbers, and the committed
+table regenerated from the committed records and the default run."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from test_readme import ROOT, committed_text, table_rows
+
+sys.path.insert(0, str(ROOT / "tools"))
+import width_study  # noqa: E402
+
+
+def entry(accuracy: float, kept: float) -> dict:
+    return {"test_accuracy": accuracy, "test_accuracy_min": accuracy,
+            "test_accuracy_max": accuracy, "effective_nonzero_params": kept}
+
+
+def test_largest_k_within_counts_the_boundary_and_skips_a_dip():
+    entries = {"0": entry(0.90, 100), "50": entry(0.89, 50), "70": entry(0.87, 30),
+               "90": entry(0.881, 10)}
+    # 0.89 is exactly 1 point below; 90 is within 2 points though 70 is not: the largest k
+    # within counts, as the table says.
+    assert width_study.largest_within(entries, 0.90, 1) == "50"
+    assert width_study.largest_within(entries, 0.90, 2) == "90"
+    assert width_study.largest_within(entries, 0.95, 1) is None
+
+
+def test_a_recorded_width_is_read_from_its_record(tmp_path):
+    folder = tmp_path / "metrics" / "experiments" / "width-lenet"
+    folder.mkdir(parents=True)
+    (folder / "record.json").write_text(json.dumps({
+        "overrides": ["prune.ks=[0,50]", "model.hidden=[300, 100]"], "wall_seconds": 61.0,
+        "cpu": "Test CPU", "stages_run": 9}))
+    report = {"dense": entry(0.89, 266_200),
+              **{method: {"0": entry(0.89, 266_200), "50": entry(0.885, 133_000)}
+                 for method in width_study.METHODS}}
+    (folder / "pruning.json").write_text(json.dumps(report))
+    read = width_study.workspace_reader(tmp_path)
+    hidden, loaded, meta = width_study.load_width(read, "width-lenet")
+    assert (hidden, loaded, meta["wall_seconds"]) == ([300, 100], report, 61.0)
+    assert width_study.load_width(read, "width-double") is None
+
+
+def committed_or_none(path: str) -> str | None:
+    try:
+        return committed_text(path)
+    except FileNotFoundError:
+        return None
+
+
+def test_the_committed_width_table_is_what_the_committed_files_give():
+    assert width_study.table(committed_or_none) == committed_text("metrics/width/study.md"), (
+        "metrics/width/study.md is stale: python tools/width_study.py")
+
+
+def test_the_report_shows_the_width_table():
+    rows = set(table_rows((ROOT / "REPORT.md").read_text()))
+    missing = [row for row in table_rows(committed_text("metrics/width/study.md"))
+               if row not in rows]
+    assert not missing, f"REPORT.md is out of date with metrics/width/study.md: {missing[0]}"
