@@ -8,7 +8,8 @@ accuracy over ``train.seeds`` and its min-max band) with the benchmark stage's t
 
 * ``--table``: Markdown, the fastest network within 0.5 / 1 / 2 / 5 points of the dense accuracy
   per batch size (ties named), then each batch size's Pareto front, then at batch 1 what the
-  answers' weights allow against what they measured (:mod:`prunelab.speed.limits`), then (for
+  answers' weights allow against what they measured (:mod:`prunelab.speed.limits`), the
+  networks of one compact shape on one route side by side (their speedups should agree), then (for
   ``benchmark.random_input_curves``) test images against random pixels: speedups and the share
   of zero inputs per layer;
 * ``--png``: accuracy against latency (log), a panel per batch size, the Pareto front drawn;
@@ -30,6 +31,7 @@ from prunelab.figures.frontier import (
     frontier_table,
     inputs_table,
     limits_table,
+    same_shape_table,
 )
 from prunelab.figures.results import read_json
 from prunelab.schema.benchmark import BENCHMARK
@@ -92,28 +94,22 @@ def build(args: argparse.Namespace) -> dict[Path, bytes]:
     benchmark = read_json(args.benchmark, "benchmark")
     found = accuracies(pruning, finetune, params)
     timed = timed_networks(params)
-    try:
-        points = {batch: frontier_points(found, pruning["dense"], benchmark, timed, batch)
-                  for batch in params.benchmark.batch_sizes}
-    except KeyError as error:
-        raise StageError(f"{args.benchmark} lacks {error}: it is older than params.yaml, run "
-                         "`dvc repro` (benchmark)") from None
     dense_accuracy = pruning["dense"]["test_accuracy"]
     cpu = benchmark.get("meta", {}).get("cpu", "CPU not recorded")
-    table = frontier_table(points, cpu, len(params.train.seeds))
-    if 1 in points:
-        try:
+    batch_sizes = params.benchmark.batch_sizes
+    try:
+        points = {batch: frontier_points(found, pruning["dense"], benchmark, timed, batch)
+                  for batch in batch_sizes}
+        table = frontier_table(points, cpu, len(params.train.seeds))
+        if 1 in points:
             table += "\n" + limits_table(points[1], dense_accuracy, benchmark)
-        except KeyError as error:
-            raise StageError(f"{args.benchmark} lacks {error}: it is older than the code, run "
-                             "`dvc repro` (benchmark)") from None
-    if params.benchmark.random_input_curves:
-        try:
+        table += "\n" + same_shape_table(benchmark, timed, batch_sizes)
+        if params.benchmark.random_input_curves:
             table += "\n" + inputs_table(benchmark, timed, params.benchmark.random_input_curves,
-                                         params.benchmark.batch_sizes)
-        except KeyError as error:
-            raise StageError(f"{args.benchmark} lacks {error}: it is older than params.yaml, "
-                             "run `dvc repro` (benchmark)") from None
+                                         batch_sizes)
+    except KeyError as error:
+        raise StageError(f"{args.benchmark} lacks {error}: it is older than params.yaml or the "
+                         "code, run `dvc repro` (benchmark)") from None
     outputs = {
         args.table: table.encode(),
         args.csv: frontier_csv(points).encode(),

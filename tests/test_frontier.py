@@ -161,7 +161,8 @@ def test_frontier_stage_writes_every_output(tmp_path):
 
     def timed(speedup: float, kinds: tuple[str, ...]) -> dict:
         return {"model": {"zero_input_share": {kind: [0.5, 0.9, 0.8, 0.7, 0.6] for kind in kinds},
-                          "nonzero_weights": round(1e6 / speedup), "limit_batch1": limit(10.0)},
+                          "nonzero_weights": round(1e6 / speedup), "limit_batch1": limit(10.0),
+                          "compact_layer_sizes": [784, 100, 10]},
                 **{kind: {b: cell(speedup) for b in ("1", "8")} for kind in kinds}}
 
     fastest = {"fastest": {"route": "numba", "latency_ms": 0.1}}
@@ -191,6 +192,8 @@ def test_frontier_stage_writes_every_output(tmp_path):
     stored = "| numba | 900 kB (L2) | 600 kB | 60 GB/s |"
     assert f"| dense {stored} 40.0 µs | 100.0 µs | 2.5× |" in limits
     assert f"| unit+ft 90 % {stored} 10.0 µs | 11.1 µs | 1.1× |" in limits
+    # Both networks run as 784-100-10 on numba (a made-up case: their speedups disagree).
+    assert "| 784-100-10 | numba | 8 | weight 90 % 3.00×, unit+ft 90 % 9.00× | 200.0 % |" in table
     assert (out / "frontier.png").read_bytes()[:4] == b"\x89PNG"
     assert len((out / "frontier.csv").read_text().splitlines()) == 1 + 2 * 3
 

@@ -192,6 +192,45 @@ def inputs_table(benchmark: dict[str, Any], timed: dict[str, list[int]],
     return markdown(preamble, columns, align, rows)
 
 
+def same_shape_table(benchmark: dict[str, Any], timed: dict[str, list[int]],
+                     batch_sizes: tuple[int, ...]) -> str:
+    """Markdown: networks that run as the same compact network on a dense route (unit
+    structure at one k: pruned, refit, fine-tuned, scratch) do the same arithmetic, so their
+    speedups differ by noise only: per shape, batch size and dense route that is the fastest
+    for one of them, their speedups on test images and the spread (largest over smallest,
+    minus one)."""
+    groups: dict[tuple[tuple[int, ...], int], list[tuple[str, dict]]] = {}
+    for curve, ks in timed.items():
+        for k in ks:
+            entry = benchmark[curve][str(k)]
+            shape = tuple(entry["model"]["compact_layer_sizes"])
+            for batch in batch_sizes:
+                cell = entry[INPUT][str(batch)]
+                route = cell["best"]["route"]
+                if route is not None and cell[route]["stored_as"] == "compact":
+                    groups.setdefault((shape, batch), []).append((f"{curve} {k} %", cell))
+    rows = []
+    for (shape, batch), members in groups.items():
+        if len(members) < 2:
+            continue
+        for route in dict.fromkeys(cell["best"]["route"] for _, cell in members):
+            speedups = [(name, cell[route]["speedup_vs_fastest_dense"])
+                        for name, cell in members if route in cell]
+            values = [speedup for _, speedup in speedups]
+            rows.append(["-".join(map(str, shape)), route, str(batch),
+                         ", ".join(f"{name} {speedup:.2f}×" for name, speedup in speedups),
+                         f"{100 * (max(values) / min(values) - 1):.1f} %"])
+    preamble = [
+        "## The same compact shape on the same route",
+        "",
+        "Networks that run as the same compact network on a dense route do the same arithmetic: "
+        "their speedups on test images should differ by noise only.",
+        "",
+    ]
+    return markdown(preamble, ["compact shape", "route", "batch", "speedups", "spread"],
+                    ["---", "---", "---:", "---", "---:"], rows)
+
+
 def frontier_csv(points: dict[int, list[Point]]) -> str:
     """Long-format CSV for ``dvc plots``: one row per (batch, network); ``pareto`` 1 or 0."""
     buffer = io.StringIO()
