@@ -151,7 +151,8 @@ def test_frontier_stage_writes_every_output(tmp_path):
                 "test_accuracy_max": accuracy + 0.01}
 
     def cell(speedup: float) -> dict:
-        return {"numba": {"latency_ms": 0.1 / speedup, "stored_as": "compact"},
+        return {"numba": {"latency_ms": 0.1 / speedup, "stored_as": "compact",
+                          "speedup_vs_fastest_dense": speedup},
                 "best": {"route": "numba", "speedup_vs_fastest_dense": speedup,
                          "speedup_p10": speedup * 0.9, "speedup_p90": speedup * 1.1}}
 
