@@ -29,10 +29,11 @@ dataset:
 	  echo "warning: apt-get not found; set data.local_dir in params.yaml to the IDX files"; \
 	fi
 
-# Validate first, so a bad value stops before DVC starts any stage.
+# Validate first, so a bad value stops before DVC starts any stage. The wall time per stage
+# family goes to metrics/cost.json (tools/repro_clock.py; kept when no stage ran).
 repro: setup
 	PYTHONPATH=stages $(PYTHON) -m prunelab.schema.every_section params.yaml
-	dvc repro
+	set -o pipefail; dvc repro 2>&1 | $(PYTHON) tools/repro_clock.py metrics/cost.json
 
 # A named experiment in a temporary workspace, recorded into metrics/experiments/$(NAME)/
 # (README: "Recorded experiments"), e.g. make record NAME=longer-ft SET="-S finetune.epochs=8"

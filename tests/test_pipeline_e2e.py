@@ -349,8 +349,10 @@ def test_another_network_shape_makes_every_reader_of_the_networks_stale(repo: Pa
     here for the training only: the networks take the new shape, `dvc exp show` lists the
     experiment with its params, and every stage that reads a trained network is stale (the
     others read those stages' outputs, so `dvc repro` reruns them in turn; the data and the
-    calibration images do not depend on the shape). The whole pipeline on another shape is the
-    lab itself: it runs 784-256-128-10."""
+    calibration images do not depend on the shape). Then on to the accuracies (the controls
+    left out, to keep the test short): `dvc exp show` and `dvc metrics diff` report other
+    headlines than the baseline's. The whole pipeline on another shape is the lab itself: it
+    runs 784-256-128-10."""
     result = run(repo, "exp", "run", "-n", "lenet", "-S", "model.hidden=[300,100]",
                  "train@0", "train@1")
     assert stages_run(result.stdout) == {"validate_params", "train@0", "train@1"}
@@ -370,3 +372,17 @@ def test_another_network_shape_makes_every_reader_of_the_networks_stale(repo: Pa
     assert {name.split("@")[0] for name in readers} >= {
         "prune", "reconstruct", "gradual", "lottery", "evaluate", "sensitivity", "plot"}
     assert stale(repo) == readers
+
+    result = run(repo, "exp", "run", "-n", "lenet-accuracy", "-S", "model.hidden=[300,100]",
+                 "-S", "scratch.ks=[]", "-S", "lottery.ks=[]", "evaluate")
+    ran = stages_run(result.stdout)
+    assert "evaluate" in ran and not any(name.startswith("train@") for name in ran)
+    shown = json.loads(run(repo, "exp", "show", "--json").stdout)
+    head = next(state for state in shown if state["rev"] != "workspace")
+    baseline = head["data"]["metrics"]["metrics/accuracy/weight.json"]["data"]
+    accuracy = [exp["revs"][0]["data"]["metrics"]["metrics/accuracy/weight.json"]["data"]
+                for exp in head.get("experiments") or [] if exp["name"] == "lenet-accuracy"]
+    assert len(accuracy) == 1 and set(accuracy[0]) == set(baseline)
+    assert accuracy[0] != baseline
+    diff = json.loads(run(repo, "metrics", "diff", "--json").stdout)
+    assert "metrics/accuracy/weight.json" in diff
