@@ -349,8 +349,8 @@ def test_another_network_shape_makes_every_reader_of_the_networks_stale(repo: Pa
     here for the training only: the networks take the new shape, `dvc exp show` lists the
     experiment with its params, and every stage that reads a trained network is stale (the
     others read those stages' outputs, so `dvc repro` reruns them in turn; the data and the
-    calibration images do not depend on the shape). Then on to the accuracies (the controls
-    left out, to keep the test short): `dvc exp show` and `dvc metrics diff` report other
+    calibration images do not depend on the shape). Then on to the accuracies (the lottery
+    tickets left out, to keep the test short): `dvc exp show` and `dvc metrics diff` report other
     headlines than the baseline's. The whole pipeline on another shape is the lab itself: it
     runs 784-256-128-10."""
     result = run(repo, "exp", "run", "-n", "lenet", "-S", "model.hidden=[300,100]",
@@ -374,7 +374,7 @@ def test_another_network_shape_makes_every_reader_of_the_networks_stale(repo: Pa
     assert stale(repo) == readers
 
     result = run(repo, "exp", "run", "-n", "lenet-accuracy", "-S", "model.hidden=[300,100]",
-                 "-S", "scratch.ks=[]", "-S", "lottery.ks=[]", "evaluate")
+                 "-S", "lottery.ks=[]", "evaluate")
     ran = stages_run(result.stdout)
     assert "evaluate" in ran and not any(name.startswith("train@") for name in ran)
     shown = json.loads(run(repo, "exp", "show", "--json").stdout)
