@@ -1,13 +1,15 @@
 """The width study's table and figure, from committed files: how much of a wider or narrower
 network one-shot pruning can delete.
 
+    python tools/width_study.py --record width-lenet '[300,100]'   # record one width
     python tools/width_study.py            # writes metrics/width/study.md and study.png
     python tools/width_study.py --check    # exit 1 if the committed table is not what it writes
 
-Each width is a recorded experiment (``make record``, ``metrics/experiments/width-*/``: its
-``pruning.json`` and the ``model.hidden`` override in ``record.json``); the default widths (x 1)
-are the default run's ``metrics/pruning.json`` and ``params.yaml``. A width not recorded yet is
-listed as such. Per width and one-shot method, the table gives the largest k whose mean test
+Each width is a recorded experiment (``tools/record_experiment.py``,
+``metrics/experiments/width-*/``: its ``pruning.json`` and the ``model.hidden`` override in
+``record.json``), run up to the ``evaluate`` stage with :data:`ONE_SHOT_OVERRIDES`; the default
+widths (x 1) are the default run's ``metrics/pruning.json`` and ``params.yaml``. A width not
+recorded yet is listed as such. Per width and one-shot method, the table gives the largest k whose mean test
 accuracy over the seeds is within 1 and within 2 points of *that width's own* dense accuracy
 (rounded to 6 decimals, as the frontier decides "within"), and the non-zero weights that still
 matter there (``effective_nonzero_params``: weights of dead units not counted; mean over seeds).
@@ -23,7 +25,10 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
+import record_experiment  # noqa: E402
+
 from prunelab.figures.charts import DPI, MARKERS, plt, png_bytes  # noqa: E402
 from prunelab.figures.tables import markdown  # noqa: E402
 from prunelab.schema.model import weight_count  # noqa: E402
@@ -37,6 +42,17 @@ WIDTHS = (
     ("LeNet-300-100", "width-lenet"),
 )
 METHODS = ("weight", "unit", "weight_refit", "unit_refit")
+#: The study's params besides the widths: the one-shot curves of METHODS at every k, fine-tuning
+#: of weight and unit at k = 90 and the default gradual run (cheap at small widths), no scratch
+#: control (12 trainings), the benchmark's curves to match; the record stops at evaluate.
+ONE_SHOT_OVERRIDES = (
+    "prune.methods=[weight,unit]",
+    "reconstruct.methods=[weight_refit,unit_refit]",
+    "finetune.ks=[90]",
+    "scratch.ks=[]",
+    "benchmark.curves=[weight,unit,weight_refit,unit_refit,weight+ft,unit+ft,weight+gradual]",
+)
+TARGET = "evaluate"
 DROPS_PT = (1, 2)
 OUT = Path("metrics") / "width"
 #: Reads a file's text by its path relative to the project root (None if absent).
@@ -154,9 +170,15 @@ def figure(read: Reader) -> bytes:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true",
-                        help="compare with the committed files instead of writing them")
+                        help="compare with the committed table instead of writing the files")
+    parser.add_argument("--record", nargs=2, metavar=("NAME", "HIDDEN"),
+                        help="record one width first, e.g. width-lenet '[300,100]'")
     args = parser.parse_args(argv)
     root = Path.cwd()
+    if args.record:
+        name, hidden = args.record
+        record_experiment.record(name, [f"model.hidden={hidden}", *ONE_SHOT_OVERRIDES], root,
+                                 [TARGET])
     read = workspace_reader(root)
     text = table(read).encode()
     if args.check:
