@@ -9,10 +9,11 @@ Each width is a recorded experiment (``tools/record_experiment.py``,
 ``metrics/experiments/width-*/``: its ``pruning.json`` and the ``model.hidden`` override in
 ``record.json``), run up to the ``evaluate`` stage with :data:`ONE_SHOT_OVERRIDES`; the default
 widths (x 1) are the default run's ``metrics/pruning.json`` and ``params.yaml``. A width not
-recorded yet is listed as such. Per width and one-shot method, the table gives the largest k whose mean test
-accuracy over the seeds is within 1 and within 2 points of *that width's own* dense accuracy
-(rounded to 6 decimals, as the frontier decides "within"), and the non-zero weights that still
-matter there (``effective_nonzero_params``: weights of dead units not counted; mean over seeds).
+recorded yet is listed as such. Per width and one-shot method, the table gives the largest k
+whose mean test accuracy over the seeds is within 1 and within 2 points of *that width's own*
+dense accuracy (rounded to 6 decimals, as the frontier decides "within"), and the non-zero
+weights that still matter there (``effective_nonzero_params``: weights of dead units not
+counted; mean over seeds).
 """
 
 from __future__ import annotations
