@@ -82,3 +82,58 @@ def test_the_report_shows_every_recorded_table_it_names() -> None:
         assert recorded, f"{path} has no table"
         missing = [row for row in recorded if row not in rows]
         assert not missing, f"REPORT.md is out of date with {path}, e.g. {missing[0]}"
+
+
+#: Accuracies the report quotes from outside the lab, each with the source its sentence names.
+EXTERNAL_ACCURACIES = {
+    # ../shared/NOTES.md: the best public one-shot solutions of this exercise.
+    **dict.fromkeys(["0.8045", "0.5962", "0.4113", "0.1609", "0.8142", "0.5599", "0.3021",
+                     "0.805", "0.596", "0.161", "0.560", "0.302", "0.863", "0.8762"],
+                    "../shared/NOTES.md"),
+    # "Neuron Merging: Compensating for Pruned Neurons" (Kim et al., NeurIPS 2020).
+    **dict.fromkeys(["0.8869", "0.8692", "0.8275", "0.8002", "0.8840", "0.8517", "0.7126",
+                     "0.6676"], "Neuron Merging"),
+}
+
+
+def committed_numbers() -> set[str]:
+    """Every number of every committed metrics file as the documents print it: JSON values
+    with 2 to 4 decimals, and the decimals written in the generated Markdown tables."""
+    listed = subprocess.run(["git", "ls-files", "metrics"], cwd=ROOT, capture_output=True,
+                            text=True, check=False).stdout.split()
+    paths = listed or [str(p.relative_to(ROOT)) for p in (ROOT / "metrics").rglob("*")]
+    numbers: set[str] = set()
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            numbers.update(f"{value:.{digits}f}" for digits in (2, 3, 4))
+
+    for path in paths:
+        if path.endswith(".json"):
+            walk(json.loads(committed_text(path)))
+        elif path.endswith(".md"):
+            numbers.update(re.findall(r"\d+\.\d+", committed_text(path)))
+    return numbers
+
+
+def prose(text: str) -> list[str]:
+    """The lines of ``text`` outside code blocks and tables."""
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    return [line for line in text.splitlines() if not line.startswith("|")]
+
+
+@pytest.mark.parametrize("document", ["README.md", "REPORT.md"])
+def test_every_accuracy_in_the_prose_is_in_a_committed_file(document: str) -> None:
+    """An accuracy (0.xxx or 0.xxxx) that a sentence quotes is a figure of a committed metrics
+    file (the default run's or a recorded experiment's), or one of the outside figures above."""
+    numbers = committed_numbers()
+    unsourced = sorted({number for line in prose((ROOT / document).read_text())
+                        for number in re.findall(r"(?<![\d.])0\.\d{3,4}(?!\d)", line)
+                        if number not in numbers and number not in EXTERNAL_ACCURACIES})
+    assert not unsourced, f"{document} quotes accuracies no committed file holds: {unsourced}"
