@@ -96,12 +96,9 @@ EXTERNAL_ACCURACIES = {
 }
 
 
-def committed_numbers() -> set[str]:
-    """Every number of every committed metrics file as the documents print it: JSON values
-    with 2 to 4 decimals, and the decimals written in the generated Markdown tables."""
-    listed = subprocess.run(["git", "ls-files", "metrics"], cwd=ROOT, capture_output=True,
-                            text=True, check=False).stdout.split()
-    paths = listed or [str(p.relative_to(ROOT)) for p in (ROOT / "metrics").rglob("*")]
+def numbers_of(text: str, path: str) -> set[str]:
+    """A metrics file's numbers as the documents print them: JSON values with 2 to 4 decimals,
+    the decimals written in a Markdown table."""
     numbers: set[str] = set()
 
     def walk(value: object) -> None:
@@ -114,11 +111,25 @@ def committed_numbers() -> set[str]:
         elif isinstance(value, int | float) and not isinstance(value, bool):
             numbers.update(f"{value:.{digits}f}" for digits in (2, 3, 4))
 
-    for path in paths:
-        if path.endswith(".json"):
-            walk(json.loads(committed_text(path)))
-        elif path.endswith(".md"):
-            numbers.update(re.findall(r"\d+\.\d+", committed_text(path)))
+    if path.endswith(".json"):
+        walk(json.loads(text))
+    elif path.endswith(".md"):
+        numbers.update(re.findall(r"\d+\.\d+", text))
+    return numbers
+
+
+def committed_numbers(document: str) -> set[str]:
+    """The numbers of every committed metrics file, and of the files of earlier runs the
+    document names as `git show <commit>:<path>`."""
+    listed = subprocess.run(["git", "ls-files", "metrics"], cwd=ROOT, capture_output=True,
+                            text=True, check=False).stdout.split()
+    paths = listed or [str(p.relative_to(ROOT)) for p in (ROOT / "metrics").rglob("*")]
+    numbers = set().union(*(numbers_of(committed_text(path), path) for path in paths
+                            if path.endswith((".json", ".md"))))
+    for commit, path in re.findall(r"`git show ([0-9a-f]{7,40}):(metrics/[\w/.+-]+)`", document):
+        shown = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=ROOT, capture_output=True,
+                               text=True, check=True)
+        numbers |= numbers_of(shown.stdout, path)
     return numbers
 
 
@@ -131,9 +142,11 @@ def prose(text: str) -> list[str]:
 @pytest.mark.parametrize("document", ["README.md", "REPORT.md"])
 def test_every_accuracy_in_the_prose_is_in_a_committed_file(document: str) -> None:
     """An accuracy (0.xxx or 0.xxxx) that a sentence quotes is a figure of a committed metrics
-    file (the default run's or a recorded experiment's), or one of the outside figures above."""
-    numbers = committed_numbers()
-    unsourced = sorted({number for line in prose((ROOT / document).read_text())
+    file (the default run's or a recorded experiment's; an earlier run's the sentence names as
+    `git show <commit>:<path>`), or one of the outside figures above."""
+    text = (ROOT / document).read_text()
+    numbers = committed_numbers(text)
+    unsourced = sorted({number for line in prose(text)
                         for number in re.findall(r"(?<![\d.])0\.\d{3,4}(?!\d)", line)
                         if number not in numbers and number not in EXTERNAL_ACCURACIES})
     assert not unsourced, f"{document} quotes accuracies no committed file holds: {unsourced}"
