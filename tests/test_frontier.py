@@ -194,7 +194,8 @@ def test_frontier_stage_writes_every_output(tmp_path):
     assert f"| dense {stored} 40.0 µs | 100.0 µs | 2.5× |" in limits
     assert f"| unit+ft 90 % {stored} 10.0 µs | 11.1 µs | 1.1× |" in limits
     # Both networks run as 784-100-10 on numba (a made-up case: their speedups disagree).
-    assert "| 784-100-10 | numba | 8 | weight 90 % 3.00×, unit+ft 90 % 9.00× | 200.0 % |" in table
+    assert ("| 784-100-10 | numba | 8 | weight 90 % 3.00× (0.75), unit+ft 90 % 9.00× (0.75) "
+            "| 200.0 % |" in table)
     assert (out / "frontier.png").read_bytes()[:4] == b"\x89PNG"
     assert len((out / "frontier.csv").read_text().splitlines()) == 1 + 2 * 3
 

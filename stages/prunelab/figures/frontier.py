@@ -195,11 +195,12 @@ def inputs_table(benchmark: dict[str, Any], timed: dict[str, list[int]],
 def same_shape_table(benchmark: dict[str, Any], timed: dict[str, list[int]],
                      batch_sizes: tuple[int, ...]) -> str:
     """Markdown: networks that run as the same compact network on a dense route (unit
-    structure at one k: pruned, refit, fine-tuned, scratch) do the same arithmetic, so their
-    speedups differ by noise only: per shape, batch size and dense route that is the fastest
-    for one of them, their speedups on test images and the spread (largest over smallest,
-    minus one)."""
-    groups: dict[tuple[tuple[int, ...], int], list[tuple[str, dict]]] = {}
+    structure at one k: pruned, refit, fine-tuned, scratch): per shape, batch size and dense
+    route that is the fastest for one of them, their speedups on test images, the spread
+    (largest over smallest, minus one) and each one's mean share of zero hidden activations
+    (the zero-skipping numba pass does less work where it is higher; BLAS does the same
+    arithmetic for all)."""
+    groups: dict[tuple[tuple[int, ...], int], list[tuple[str, dict, float]]] = {}
     for curve, ks in timed.items():
         for k in ks:
             entry = benchmark[curve][str(k)]
@@ -208,26 +209,33 @@ def same_shape_table(benchmark: dict[str, Any], timed: dict[str, list[int]],
                 cell = entry[INPUT][str(batch)]
                 route = cell["best"]["route"]
                 if route is not None and cell[route]["stored_as"] == "compact":
-                    groups.setdefault((shape, batch), []).append((f"{curve} {k} %", cell))
+                    hidden = entry["model"]["zero_input_share"][INPUT][1:]
+                    zeros = sum(hidden) / len(hidden) if hidden else 0.0
+                    groups.setdefault((shape, batch), []).append((f"{curve} {k} %", cell, zeros))
     rows = []
     for (shape, batch), members in groups.items():
         if len(members) < 2:
             continue
-        for route in dict.fromkeys(cell["best"]["route"] for _, cell in members):
-            speedups = [(name, cell[route]["speedup_vs_fastest_dense"])
-                        for name, cell in members if route in cell]
-            values = [speedup for _, speedup in speedups]
+        for route in dict.fromkeys(cell["best"]["route"] for _, cell, _ in members):
+            speedups = [(name, cell[route]["speedup_vs_fastest_dense"], zeros)
+                        for name, cell, zeros in members if route in cell]
+            values = [speedup for _, speedup, _ in speedups]
             rows.append(["-".join(map(str, shape)), route, str(batch),
-                         ", ".join(f"{name} {speedup:.2f}×" for name, speedup in speedups),
+                         ", ".join(f"{name} {speedup:.2f}× ({zeros:.2f})"
+                                   for name, speedup, zeros in speedups),
                          f"{100 * (max(values) / min(values) - 1):.1f} %"])
     preamble = [
         "## The same compact shape on the same route",
         "",
-        "Networks that run as the same compact network on a dense route do the same arithmetic: "
-        "their speedups on test images should differ by noise only.",
+        "Networks that run as the same compact network on a dense route: their speedups on "
+        "test images and, in brackets, their mean share of zero hidden activations. On a BLAS "
+        "route (numpy, TensorFlow, LiteRT) they do the same arithmetic and should differ by "
+        "noise only; the numba pass skips zero activations, so there the network with more "
+        "zeros does less work.",
         "",
     ]
-    return markdown(preamble, ["compact shape", "route", "batch", "speedups", "spread"],
+    return markdown(preamble, ["compact shape", "route", "batch", "speedups (zero share)",
+                               "spread"],
                     ["---", "---", "---:", "---", "---:"], rows)
 
 
