@@ -21,8 +21,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # pipeline (the lab's build, the fan-out) start at once, each on its own worker; then the end-to-end
 # tests that change a copy of the lab, the costly ones first; the many short unit tests last,
 # where they fill whichever worker is free.
-_COSTLY_FIRST = ("test_adding_a_seed", "test_adding_a_k_reruns", "test_an_experiment_recorded",
-                 "test_another_network_shape", "test_adding_a_k_to_the_controls")
+_COSTLY_FIRST = ("test_another_network_shape", "test_adding_a_seed", "test_adding_a_k_reruns",
+                 "test_an_experiment_recorded", "test_adding_a_k_to_the_controls")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
