@@ -33,7 +33,7 @@ def committed_text(path: str) -> str:
 @pytest.mark.parametrize(
     "table",
     ["metrics/results.md", "metrics/finetune.md", "metrics/controls.md", "metrics/sensitivity.md",
-     "metrics/speed.md", "metrics/frontier.md"],
+     "metrics/speed.md", "metrics/frontier.md", "metrics/cost.md"],
 )
 def test_the_report_shows_the_committed_tables(table: str) -> None:
     committed = table_rows(committed_text(table))

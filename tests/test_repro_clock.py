@@ -39,6 +39,8 @@ def test_the_file_is_written_only_when_a_stage_ran(tmp_path):
     log.write_text(LOG)
     assert repro_clock.main([str(tmp_path / "cost.json"), "--replay", str(log)]) == 0
     assert json.loads((tmp_path / "cost.json").read_text())["stages_run"] == 4
+    table = (tmp_path / "cost.md").read_text()
+    assert "| `prune` | 2 | 5 s | 2.5 s |" in table and "| all | 4 | 80 s |  |" in table
     log.write_text("10:00:00 Stage 'train@0' didn't change, skipping\n")
     assert repro_clock.main([str(tmp_path / "none.json"), "--replay", str(log)]) == 0
     assert not (tmp_path / "none.json").exists()

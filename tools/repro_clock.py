@@ -7,9 +7,9 @@
 Echoes DVC's output as it comes, stamping each "Running stage" line with the time it arrived;
 at the end it writes the JSON: the CPU, the wall time in all, and per stage family the instances
 run and the seconds from DVC starting each of them to DVC starting the next (so DVC's own
-bookkeeping counts with the stage before it). A run that ran no stage writes nothing: a no-op
-`make repro` keeps the figures of the run that did the work. The report's cost table quotes
-this file.
+bookkeeping counts with the stage before it); and beside it the same as a Markdown table
+(``cost.md``), which the report shows. A run that ran no stage writes nothing: a no-op
+`make repro` keeps the figures of the run that did the work.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
 from record_experiment import family_seconds, stage_family  # noqa: E402
 
+from prunelab.figures.tables import markdown  # noqa: E402
 from prunelab.wiring.atomic import json_bytes, write_files  # noqa: E402
 from prunelab.wiring.machine import cpu_model  # noqa: E402
 
@@ -78,6 +79,22 @@ def cost(events: list[tuple[float, str]], wall: float) -> dict:
     }
 
 
+def cost_table(figures: dict) -> str:
+    rows = [[f"`{family}`", str(entry["instances"]), f"{entry['seconds']:.0f} s",
+             f"{entry['seconds'] / entry['instances']:.1f} s"]
+            for family, entry in figures["families"].items()]
+    rows.append(["all", str(figures["stages_run"]), f"{figures['wall_seconds']:.0f} s", ""])
+    preamble = [
+        "# Cost of the last `make repro` that ran stages",
+        "",
+        f"{figures['cpu']}; each stage counted from DVC starting it to DVC starting the next "
+        "(DVC's bookkeeping included). Written by `tools/repro_clock.py`.",
+        "",
+    ]
+    return markdown(preamble, ["stage family", "instances", "wall time", "per instance"],
+                    ["---", "---:", "---:", "---:"], rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="the JSON to write")
@@ -88,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         events, wall = live_events(sys.stdin)
     if events:
-        write_files({args.out: json_bytes(cost(events, wall))})
+        figures = cost(events, wall)
+        write_files({args.out: json_bytes(figures),
+                     args.out.with_suffix(".md"): cost_table(figures).encode()})
     return 0
 
 
