@@ -174,9 +174,20 @@ def test_the_pooled_reference_does_not_move_with_one_cell():
 
 def test_the_spread_of_a_steady_route_is_narrow_and_seeded():
     steady = [1e-3 * (1 + 0.001 * (i % 7)) for i in range(200)]
-    low, high = speedup_spread(2e-3, steady, np.random.default_rng(0))
+    low, high = speedup_spread(2e-3, steady, 8, np.random.default_rng(0))
     assert 1.99 < low <= high < 2.0
-    assert (low, high) == speedup_spread(2e-3, steady, np.random.default_rng(0))
+    assert (low, high) == speedup_spread(2e-3, steady, 8, np.random.default_rng(0))
+
+
+def test_the_spread_resamples_whole_rounds():
+    # Four rounds of eight calls: one round ran slow throughout (2 ms), the others at 1 ms. A
+    # resample of calls draws half or more slow calls in 0.3 % of draws; a resample of rounds
+    # draws the slow round twice or more in 26 %, which moves the 10th percentile.
+    calls = [1e-3] * 8 + [2e-3] * 8 + [1e-3] * 16
+    by_round = speedup_spread(2e-3, calls, 8, np.random.default_rng(0))
+    by_call = speedup_spread(2e-3, calls, 1, np.random.default_rng(0))
+    assert by_call == (2.0, 2.0)
+    assert by_round[0] < 2.0 == by_round[1]
 
 
 def test_no_route_faster_than_nothing_leaves_best_empty():

@@ -4,15 +4,17 @@ A cell is one network, input kind and batch size. The dense network is timed in 
 (its routes that :class:`DenseBaselines` names as contenders, interleaved with the cell's
 routes), and it is the same network on the same inputs each time: its timed calls are pooled
 over the whole run (:class:`PooledDense`), and every speedup divides the pooled median of the
-fastest dense route by the route's median in its cell. One cell's own dense median moved by
-+-20 % from cell to cell at batch 1 (calls of tens of microseconds; the committed run of round
-3), enough to reorder networks of equal speed; the pooled median does not move with the cell.
-The ratio to the cell's own dense median is kept as a check (``speedup_in_cell``).
+fastest dense route by the route's median in its cell. A cell's own dense median moves by tens
+of percent from cell to cell on a 2-vCPU machine (``cell_dense_ms`` in the JSON), enough to
+reorder networks of equal speed; the pooled median does not move with the cell. The ratio to
+the cell's own dense median is kept as a check (``speedup_in_cell``).
 
 Each speedup comes with its spread: the 10th and 90th percentile of the pooled reference's
 median over the route's median recomputed on :data:`BOOTSTRAP_DRAWS` resamples of the route's
-timed calls (seeded: the same calls give the same figures). The frontier ranks only speedups
-whose spreads do not overlap (:mod:`prunelab.stats.frontier`).
+rounds (seeded: the same calls give the same figures). Whole rounds are resampled, not single
+calls: the calls of one round run back to back and share its state (threads awake or asleep,
+caches), so they are not independent, and resampling calls would understate the spread. The
+frontier ranks only speedups whose spreads do not overlap (:mod:`prunelab.stats.frontier`).
 """
 
 from __future__ import annotations
@@ -131,12 +133,14 @@ class PooledDense:
         return {"route": name, **Timings(self.samples).figures(name)}
 
 
-def speedup_spread(reference_s: float, samples: list[float], rng: np.random.Generator
-                   ) -> tuple[float, float]:
-    """The :data:`SPREAD_PERCENTILES` of ``reference_s`` over the median of resampled
-    ``samples`` (:data:`BOOTSTRAP_DRAWS` resamples with replacement, of the same size)."""
-    values = np.asarray(samples)
-    draws = rng.choice(values, size=(BOOTSTRAP_DRAWS, values.size), replace=True)
+def speedup_spread(reference_s: float, samples: list[float], per_round: int,
+                   rng: np.random.Generator) -> tuple[float, float]:
+    """The :data:`SPREAD_PERCENTILES` of ``reference_s`` over the median of ``samples``
+    resampled by rounds (``per_round`` calls each, in order): :data:`BOOTSTRAP_DRAWS` draws of
+    as many rounds as there are, with replacement."""
+    rounds = np.asarray(samples).reshape(-1, per_round)
+    picks = rng.integers(0, len(rounds), size=(BOOTSTRAP_DRAWS, len(rounds)))
+    draws = rounds[picks].reshape(BOOTSTRAP_DRAWS, -1)
     ratios = reference_s / np.median(draws, axis=1)
     low, high = np.percentile(ratios, SPREAD_PERCENTILES)
     return float(low), float(high)
@@ -165,7 +169,8 @@ def score_cell(timings: Timings, pooled: PooledDense, chosen: Iterable[str], mod
         route = ROUTES[name]
         median = timings.median(name)
         speedup = reference / median
-        low, high = speedup_spread(reference, timings.samples[name], rng)
+        low, high = speedup_spread(reference, timings.samples[name],
+                                   timings.per_round.get(name, 1), rng)
         same = base.by_runtime.get(route.runtime, base.fastest)
         sparse = route.storage == "sparse"
         stored = "csr" if sparse else "compact"

@@ -37,10 +37,13 @@ HOT_TIMED_CALLS = 8
 
 
 class Timings:
-    """Timed seconds per runner name, and the figures reported for them."""
+    """Timed seconds per runner name, in round order, and the figures reported for them;
+    ``per_round[name]`` calls of a runner were timed in a row in each round (1 if not given)."""
 
-    def __init__(self, samples: dict[str, list[float]]) -> None:
+    def __init__(self, samples: dict[str, list[float]],
+                 per_round: dict[str, int] | None = None) -> None:
         self.samples = samples
+        self.per_round = per_round or {}
 
     def median(self, name: str) -> float:
         """Median seconds per call."""
@@ -95,7 +98,7 @@ class Timer:
                     samples[name].extend(self._call(name) for _ in range(timed[name]))
         finally:
             gc.enable()
-        return Timings(samples)
+        return Timings(samples, timed)
 
     def _order(self) -> list[str]:
         names = list(self.runners)
