@@ -96,24 +96,37 @@ def experiment_commit(name: str) -> str:
     return matches[0]
 
 
-def record(name: str, overrides: list[str], root: Path, targets: list[str] | None = None
-           ) -> Path:
-    """Run the experiment and write its record; return the record's folder."""
+def record(name: str, overrides: list[str], root: Path, targets: list[str] | None = None,
+           existing: bool = False) -> Path:
+    """Run the experiment and write its record; return the record's folder. ``existing``:
+    record the experiment of that name that DVC already holds (an earlier run whose recording
+    failed), untimed, instead of running it."""
     if not _NAME.fullmatch(name):
         sys.exit(f"record_experiment: error: name {name!r}: use lower-case letters, digits and "
                  "dashes (it becomes a folder and a git ref)")
     if git("status", "--porcelain", "--", "params.yaml", "dvc.yaml", "pipelines").strip():
         sys.exit("record_experiment: error: params.yaml or a dvc.yaml has uncommitted changes: "
                  "an experiment runs on a commit, so commit them first")
-    base = git("rev-parse", "HEAD").strip()
     targets = targets or []
-    events, wall = run_experiment(name, overrides, targets)
+    events: list[tuple[float, str]] = []
+    wall = None
+    if not existing:
+        base = git("rev-parse", "HEAD").strip()
+        events, wall = run_experiment(name, overrides, targets)
     commit = experiment_commit(name)
-    changed = [path for path in git("diff", "--name-only", base, commit, "--", "metrics").split()
-               if not path.startswith(f"{RECORDS.as_posix()}/")]
+    if existing:
+        base = git("rev-parse", f"{commit}^").strip()
+
+    def changed(kind: str) -> list[str]:
+        """Files under metrics/ the experiment changed or added (``d``: all but deleted) or
+        deleted (``D``), records aside."""
+        return [path for path in git("diff", "--name-only", f"--diff-filter={kind}", base,
+                                     commit, "--", "metrics").split()
+                if not path.startswith(f"{RECORDS.as_posix()}/")]
+
     folder = root / RECORDS / name
     files = {path: subprocess.run(["git", "show", f"{commit}:{path}"], check=True,
-                                  capture_output=True).stdout for path in changed}
+                                  capture_output=True).stdout for path in changed("d")}
     record_json = {
         "name": name,
         "overrides": overrides,
@@ -122,10 +135,11 @@ def record(name: str, overrides: list[str], root: Path, targets: list[str] | Non
         "experiment_commit": commit,
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
-        "wall_seconds": round(wall, 1),
-        "stage_seconds": family_seconds(events, wall),
-        "stages_run": len(events),
+        "wall_seconds": None if wall is None else round(wall, 1),
+        "stage_seconds": None if wall is None else family_seconds(events, wall),
+        "stages_run": None if wall is None else len(events),
         "files": sorted(files),
+        "deleted": changed("D"),  # files the experiment's params no longer make
     }
     # All or nothing: the new record replaces an old one of the same name only once complete.
     with replace_folder(folder) as staging:
@@ -134,7 +148,8 @@ def record(name: str, overrides: list[str], root: Path, targets: list[str] | Non
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
         (staging / "record.json").write_text(json.dumps(record_json, indent=2) + "\n")
-    print(f"record_experiment: {name}: {len(files)} files, {wall:.0f} s -> {folder}")
+    timed = "untimed" if wall is None else f"{wall:.0f} s"
+    print(f"record_experiment: {name}: {len(files)} files, {timed} -> {folder}")
     return folder
 
 
@@ -145,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="a params override, as for `dvc exp run -S` (repeatable)")
     parser.add_argument("--target", dest="targets", action="append", default=[],
                         help="run only this stage and its upstream (repeatable; default: all)")
+    parser.add_argument("--existing", action="store_true",
+                        help="record the experiment DVC already holds under NAME, untimed")
     args = parser.parse_args(argv)
-    record(args.name, args.overrides, Path.cwd(), args.targets)
+    record(args.name, args.overrides, Path.cwd(), args.targets, args.existing)
     return 0
 
 

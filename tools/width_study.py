@@ -100,8 +100,10 @@ def table(read: Reader) -> str:
             continue
         hidden, report, meta = loaded
         if meta is not None:
-            runs.append(f"- {label} (`{record}`): {meta['wall_seconds']:.0f} s on "
-                        f"{meta['cpu']}, {meta['stages_run']} stages")
+            timed = ("not timed (recorded from DVC's experiment after its run)"
+                     if meta["wall_seconds"] is None else
+                     f"{meta['wall_seconds']:.0f} s, {meta['stages_run']} stages")
+            runs.append(f"- {label} (`{record}`): {timed}; {meta['cpu']}")
         dense = report["dense"]
         for method in METHODS:
             cells = []
@@ -174,12 +176,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="compare with the committed table instead of writing the files")
     parser.add_argument("--record", nargs=2, metavar=("NAME", "HIDDEN"),
                         help="record one width first, e.g. width-lenet '[300,100]'")
+    parser.add_argument("--existing", action="store_true",
+                        help="with --record: record DVC's experiment of that name, untimed")
     args = parser.parse_args(argv)
     root = Path.cwd()
     if args.record:
         name, hidden = args.record
         record_experiment.record(name, [f"model.hidden={hidden}", *ONE_SHOT_OVERRIDES], root,
-                                 [TARGET])
+                                 [TARGET], args.existing)
     read = workspace_reader(root)
     text = table(read).encode()
     if args.check:
