@@ -30,6 +30,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
@@ -38,7 +39,7 @@ from prunelab.wiring.machine import cpu_model  # noqa: E402  (what the train rep
 
 RECORDS = Path("metrics") / "experiments"
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-_RUNNING = re.compile(r"Running stage '([^']+)'")
+RUNNING = re.compile(r"Running stage '([^']+)'")
 
 
 def stage_family(shown: str) -> str:
@@ -60,6 +61,19 @@ def git(*args: str) -> str:
     return subprocess.run(["git", *args], check=True, capture_output=True, text=True).stdout
 
 
+def echoed_events(lines: Iterable[str]) -> tuple[list[tuple[float, str]], float]:
+    """Echo DVC's output lines as they come; the ("Running stage" second, stage) events and
+    the seconds in all."""
+    started = time.monotonic()
+    events: list[tuple[float, str]] = []
+    for line in lines:
+        print(line, end="", flush=True)
+        found = RUNNING.search(line)
+        if found:
+            events.append((time.monotonic() - started, found.group(1)))
+    return events, time.monotonic() - started
+
+
 def run_experiment(name: str, overrides: list[str], targets: list[str]
                    ) -> tuple[list[tuple[float, str]], float]:
     """Run it, echoing DVC's output; the ("Running stage" time, stage) events and the wall
@@ -68,17 +82,10 @@ def run_experiment(name: str, overrides: list[str], targets: list[str]
     for override in overrides:
         command += ["-S", override]
     command += targets
-    started = time.monotonic()
-    events: list[tuple[float, str]] = []
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True) as process:
         assert process.stdout is not None
-        for line in process.stdout:
-            print(line, end="", flush=True)
-            found = _RUNNING.search(line)
-            if found:
-                events.append((time.monotonic() - started, found.group(1)))
-    wall = time.monotonic() - started
+        events, wall = echoed_events(process.stdout)
     if process.returncode != 0:
         sys.exit(f"record_experiment: error: dvc exp run failed (exit {process.returncode}); "
                  "nothing was recorded")

@@ -17,33 +17,19 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
-from record_experiment import family_seconds, stage_family  # noqa: E402
+from record_experiment import RUNNING, echoed_events, family_seconds, stage_family  # noqa: E402
 
 from prunelab.figures.tables import markdown  # noqa: E402
 from prunelab.wiring.atomic import json_bytes, write_files  # noqa: E402
 from prunelab.wiring.machine import cpu_model  # noqa: E402
 
-_RUNNING = re.compile(r"Running stage '([^']+)'")
 _STAMP = re.compile(r"^(\d\d):(\d\d):(\d\d) ")
-
-
-def live_events(lines: Iterable[str]) -> tuple[list[tuple[float, str]], float]:
-    """("Running stage" second, stage) events of lines arriving now, and the seconds in all."""
-    started = time.monotonic()
-    events = []
-    for line in lines:
-        print(line, end="", flush=True)
-        found = _RUNNING.search(line)
-        if found:
-            events.append((time.monotonic() - started, found.group(1)))
-    return events, time.monotonic() - started
 
 
 def replayed_events(lines: Iterable[str]) -> tuple[list[tuple[float, str]], float]:
@@ -61,7 +47,7 @@ def replayed_events(lines: Iterable[str]) -> tuple[list[tuple[float, str]], floa
         now = clock + offset
         first = now if first is None else first
         last = now - first
-        found = _RUNNING.search(line)
+        found = RUNNING.search(line)
         if found:
             events.append((last, found.group(1)))
     return events, last
@@ -103,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.replay:
         events, wall = replayed_events(args.replay.read_text().splitlines())
     else:
-        events, wall = live_events(sys.stdin)
+        events, wall = echoed_events(sys.stdin)
     if events:
         figures = cost(events, wall)
         write_files({args.out: json_bytes(figures),
