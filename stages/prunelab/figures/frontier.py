@@ -123,6 +123,7 @@ def limits_table(points: list[Point], dense_accuracy: float, benchmark: dict[str
         if answer.point not in shown:
             shown.append(answer.point)
     rows = []
+    dense_limit_us = benchmark["dense"]["limit_batch1"]["compact"]["limit_us"]
     for point in shown:
         if point.curve == DENSE:
             limit = benchmark["dense"]["limit_batch1"]["compact"]
@@ -135,7 +136,8 @@ def limits_table(points: list[Point], dense_accuracy: float, benchmark: dict[str
                      f"{bytes_text(limit['stored_bytes'])} ({limit['level']})",
                      bytes_text(limit["bytes_read_per_image"]),
                      f"{limit['bandwidth_gb_s']:.0f} GB/s", f"{limit['limit_us']:.1f} µs",
-                     f"{measured_us:.1f} µs", f"{measured_us / limit['limit_us']:.1f}×"])
+                     f"{measured_us:.1f} µs", f"{measured_us / limit['limit_us']:.1f}×",
+                     f"{dense_limit_us / limit['limit_us']:.1f}×", f"{point.speedup:.1f}×"])
     preamble = [
         "## What the weights allow at batch 1",
         "",
@@ -143,12 +145,17 @@ def limits_table(points: list[Point], dense_accuracy: float, benchmark: dict[str
         "the smallest cache level that holds them, the bytes one image reads after "
         "zero-skipping (rows of exactly zero inputs skipped), one core's read bandwidth of a "
         "buffer of that size on this CPU, the latency those bytes imply at that bandwidth, and "
-        "the median measured (`prunelab.speed.limits`).",
+        "the median measured (`prunelab.speed.limits`). The speedup at the limits is the dense "
+        "network's limit over this network's: what the bytes allow if both ran at their "
+        "bandwidth; a measured speedup above it means the dense network runs further from its "
+        "limit than this one.",
         "",
     ]
     return markdown(preamble, ["network", "route", "weights stored (cache)", "read per image",
-                               "bandwidth", "limit", "measured", "measured / limit"],
-                    ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:"], rows)
+                               "bandwidth", "limit", "measured", "measured / limit",
+                               "speedup at the limits", "speedup measured"],
+                    ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"],
+                    rows)
 
 
 def inputs_table(benchmark: dict[str, Any], timed: dict[str, list[int]],
