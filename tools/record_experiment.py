@@ -116,13 +116,14 @@ def record(name: str, overrides: list[str], root: Path, targets: list[str] | Non
                  "an experiment runs on a commit, so commit them first")
     targets = targets or []
     events: list[tuple[float, str]] = []
-    wall = None
-    if not existing:
+    wall: float | None = None
+    if existing:
+        commit = experiment_commit(name)
+        base = git("rev-parse", f"{commit}^").strip()
+    else:
         base = git("rev-parse", "HEAD").strip()
         events, wall = run_experiment(name, overrides, targets)
-    commit = experiment_commit(name)
-    if existing:
-        base = git("rev-parse", f"{commit}^").strip()
+        commit = experiment_commit(name)
 
     def changed(kind: str) -> list[str]:
         """Files under metrics/ the experiment changed or added (``d``: all but deleted) or

@@ -123,10 +123,10 @@ def limits_table(points: list[Point], dense_accuracy: float, benchmark: dict[str
         if answer.point not in shown:
             shown.append(answer.point)
     rows = []
-    dense_limit_us = benchmark["dense"]["limit_batch1"]["compact"]["limit_us"]
+    dense_limit = benchmark["dense"]["limit_batch1"]["compact"]
     for point in shown:
         if point.curve == DENSE:
-            limit = benchmark["dense"]["limit_batch1"]["compact"]
+            limit = dense_limit
         else:
             entry = benchmark[point.curve][str(point.k)]
             stored_as = entry[INPUT]["1"][point.route]["stored_as"]
@@ -137,7 +137,8 @@ def limits_table(points: list[Point], dense_accuracy: float, benchmark: dict[str
                      bytes_text(limit["bytes_read_per_image"]),
                      f"{limit['bandwidth_gb_s']:.0f} GB/s", f"{limit['limit_us']:.1f} µs",
                      f"{measured_us:.1f} µs", f"{measured_us / limit['limit_us']:.1f}×",
-                     f"{dense_limit_us / limit['limit_us']:.1f}×", f"{point.speedup:.1f}×"])
+                     f"{dense_limit['limit_us'] / limit['limit_us']:.1f}×",
+                     f"{point.speedup:.1f}×"])
     preamble = [
         "## What the weights allow at batch 1",
         "",
