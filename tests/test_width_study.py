@@ -43,6 +43,21 @@ def test_a_recorded_width_is_read_from_its_record(tmp_path):
     assert width_study.load_width(read, "width-double") is None
 
 
+def test_a_change_replaces_the_study_override_of_its_key_and_the_run_list_names_it():
+    changes = ["train.seeds=[0]", "finetune.ks=[]", "gradual.ks=[]"]
+    overrides = width_study.study_overrides("[2000,2000,1000,400]", changes)
+    assert overrides[0] == "model.hidden=[2000,2000,1000,400]"
+    assert "finetune.ks=[]" in overrides and "finetune.ks=[90]" not in overrides
+    # Replaced in place, added after the study's: one override per key, the study's order kept.
+    keys = [override.split("=", 1)[0] for override in overrides]
+    assert len(keys) == len(set(keys)) and keys[-2:] == ["train.seeds", "gradual.ks"]
+    assert width_study.departures({"overrides": overrides}) == [
+        "finetune.ks=[]", "train.seeds=[0]", "gradual.ks=[]"]
+    plain = width_study.study_overrides("[300,100]", [])
+    assert plain[1:] == list(width_study.ONE_SHOT_OVERRIDES)
+    assert width_study.departures({"overrides": plain}) == []
+
+
 def committed_or_none(path: str) -> str | None:
     try:
         return committed_text(path)

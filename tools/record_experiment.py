@@ -5,7 +5,10 @@
     make record NAME=<name> SET="-S 'key=value' ... [--target <stage>]"
 
 ``--target`` runs only those stages and what they depend on (``dvc exp run <targets>``), e.g.
-``--target evaluate`` for accuracies without the benchmark's timings.
+``--target evaluate`` for accuracies without the benchmark's timings. ``--force`` runs every one
+of them again (``dvc exp run -f``) and replaces an experiment of the same name: without it, stages
+DVC's run-cache has seen with the same inputs are restored in seconds, so a re-record would time
+the restoring, not the work.
 
 Runs ``dvc exp run --temp -n <name> -S ...`` (a temporary workspace: this one, its params and its
 outputs stay as they are; the run-cache and the shared cache make a rerun of the same experiment
@@ -74,11 +77,13 @@ def echoed_events(lines: Iterable[str]) -> tuple[list[tuple[float, str]], float]
     return events, time.monotonic() - started
 
 
-def run_experiment(name: str, overrides: list[str], targets: list[str]
+def run_experiment(name: str, overrides: list[str], targets: list[str], force: bool = False
                    ) -> tuple[list[tuple[float, str]], float]:
     """Run it, echoing DVC's output; the ("Running stage" time, stage) events and the wall
-    time."""
+    time. ``force``: every stage runs, none is restored from the run-cache."""
     command = [sys.executable, "-m", "dvc", "exp", "run", "--temp", "-n", name]
+    if force:
+        command.append("--force")
     for override in overrides:
         command += ["-S", override]
     command += targets
@@ -104,10 +109,14 @@ def experiment_commit(name: str) -> str:
 
 
 def record(name: str, overrides: list[str], root: Path, targets: list[str] | None = None,
-           existing: bool = False) -> Path:
+           existing: bool = False, force: bool = False) -> Path:
     """Run the experiment and write its record; return the record's folder. ``existing``:
     record the experiment of that name that DVC already holds (an earlier run whose recording
-    failed), untimed, instead of running it."""
+    failed), untimed, instead of running it. ``force``: run every stage (none restored from
+    the run-cache) and replace DVC's experiment of that name, if any."""
+    if existing and force:
+        sys.exit("record_experiment: error: --existing records a finished run and --force "
+                 "runs it again: give one of them")
     if not _NAME.fullmatch(name):
         sys.exit(f"record_experiment: error: name {name!r}: use lower-case letters, digits and "
                  "dashes (it becomes a folder and a git ref)")
@@ -122,7 +131,7 @@ def record(name: str, overrides: list[str], root: Path, targets: list[str] | Non
         base = git("rev-parse", f"{commit}^").strip()
     else:
         base = git("rev-parse", "HEAD").strip()
-        events, wall = run_experiment(name, overrides, targets)
+        events, wall = run_experiment(name, overrides, targets, force)
         commit = experiment_commit(name)
 
     def changed(kind: str) -> list[str]:
@@ -170,8 +179,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="run only this stage and its upstream (repeatable; default: all)")
     parser.add_argument("--existing", action="store_true",
                         help="record the experiment DVC already holds under NAME, untimed")
+    parser.add_argument("--force", action="store_true",
+                        help="run every stage again (none from the run-cache), to time a "
+                             "re-record; replaces DVC's experiment of that name")
     args = parser.parse_args(argv)
-    record(args.name, args.overrides, Path.cwd(), args.targets, args.existing)
+    record(args.name, args.overrides, Path.cwd(), args.targets, args.existing, args.force)
     return 0
 
 

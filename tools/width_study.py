@@ -2,6 +2,8 @@
 network one-shot pruning can delete.
 
     python tools/width_study.py --record width-lenet '[300,100]'   # record one width
+    python tools/width_study.py --record width-double '[2000,2000,1000,400]' \
+        -S 'train.seeds=[0]' -S 'finetune.ks=[]' -S 'gradual.ks=[]'      # a cheaper record
     python tools/width_study.py            # writes metrics/width/study.md and study.png
     python tools/width_study.py --check    # exit 1 if the committed table is not what it writes
 
@@ -13,7 +15,8 @@ recorded yet is listed as such. Per width and one-shot method, the table gives t
 whose mean test accuracy over the seeds is within 1 and within 2 points of *that width's own*
 dense accuracy (rounded to 6 decimals, as the frontier decides "within"), and the non-zero
 weights that still matter there (``effective_nonzero_params``: weights of dead units not
-counted; mean over seeds).
+counted; mean over seeds). ``-S`` replaces a study override of the same key (fewer seeds or
+curves for a width too slow for the whole set); the table's run list names every such change.
 """
 
 from __future__ import annotations
@@ -60,6 +63,22 @@ OUT = Path("metrics") / "width"
 Reader = Callable[[str], "str | None"]
 
 
+def study_overrides(hidden: str, changes: list[str]) -> list[str]:
+    """The overrides of one width's record: the widths, then :data:`ONE_SHOT_OVERRIDES` with
+    ``changes`` (``key=value``) replacing the override of the same key or added after them."""
+    def key(override: str) -> str:
+        return override.split("=", 1)[0]
+    changed = {key(change): change for change in changes}
+    kept = [changed.pop(key(override), override) for override in ONE_SHOT_OVERRIDES]
+    return [f"model.hidden={hidden}", *kept, *changed.values()]
+
+
+def departures(meta: dict) -> list[str]:
+    """A record's overrides besides its widths and the study's own."""
+    return [override for override in meta["overrides"]
+            if not override.startswith("model.hidden=") and override not in ONE_SHOT_OVERRIDES]
+
+
 def workspace_reader(root: Path) -> Reader:
     def read(path: str) -> str | None:
         return (root / path).read_text() if (root / path).exists() else None
@@ -103,7 +122,8 @@ def table(read: Reader) -> str:
             timed = ("not timed (recorded from DVC's experiment after its run)"
                      if meta["wall_seconds"] is None else
                      f"{meta['wall_seconds']:.0f} s, {meta['stages_run']} stages")
-            runs.append(f"- {label} (`{record}`): {timed}; {meta['cpu']}")
+            changes = "".join(f"; `{override}`" for override in departures(meta))
+            runs.append(f"- {label} (`{record}`): {timed}; {meta['cpu']}{changes}")
         dense = report["dense"]
         for method in METHODS:
             cells = []
@@ -129,7 +149,8 @@ def table(read: Reader) -> str:
         columns += [f"largest k within {drop} pt", "non-zero weights there"]
     text = markdown(preamble, columns, ["---", "---", "---:", "---:", "---"] +
                     ["---:"] * (2 * len(DROPS_PT)), rows)
-    return text + "\nRecorded runs (wall time of `dvc exp run`, all stages):\n\n" + "\n".join(
+    return text + ("\nRecorded runs (wall time of `dvc exp run`, all stages; CPU; each override "
+                   "besides the study's):\n\n") + "\n".join(
         runs or ["- none yet"]) + "\n"
 
 
@@ -176,14 +197,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="compare with the committed table instead of writing the files")
     parser.add_argument("--record", nargs=2, metavar=("NAME", "HIDDEN"),
                         help="record one width first, e.g. width-lenet '[300,100]'")
+    parser.add_argument("-S", "--set-param", dest="changes", action="append", default=[],
+                        help="with --record: replace or add one study override, key=value "
+                             "(repeatable), e.g. 'train.seeds=[0]'")
     parser.add_argument("--existing", action="store_true",
                         help="with --record: record DVC's experiment of that name, untimed")
+    parser.add_argument("--force", action="store_true",
+                        help="with --record: run every stage again (none from DVC's run-cache)")
     args = parser.parse_args(argv)
     root = Path.cwd()
+    if (args.changes or args.existing or args.force) and not args.record:
+        parser.error("-S, --existing and --force go with --record NAME HIDDEN")
     if args.record:
         name, hidden = args.record
-        record_experiment.record(name, [f"model.hidden={hidden}", *ONE_SHOT_OVERRIDES], root,
-                                 [TARGET], args.existing)
+        record_experiment.record(name, study_overrides(hidden, args.changes), root, [TARGET],
+                                 args.existing, args.force)
     read = workspace_reader(root)
     text = table(read).encode()
     if args.check:
