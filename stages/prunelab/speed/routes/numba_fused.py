@@ -1,10 +1,11 @@
 """Routes run by numba: one fused compiled pass over all layers (kernels in :mod:`.numba_kernels`).
 
-* ``numba``: dense storage, sample by sample. A layer whose input is mostly non-zero (the
-  pixels) runs as vectorised dot products with the rows of ``W^T``; a mostly-zero one (after a
-  ReLU, often 50-75 % zeros) adds ``a_j * W[j, :]`` for its non-zero ``a_j`` only. Samples are
-  split over the numba threads from :data:`PARALLEL_MIN_BATCH` on. Fast at small batches; BLAS
-  wins at large ones.
+* ``numba``: dense storage, sample by sample. Each layer runs as vectorised dot products with
+  the rows of ``W^T`` or adds ``a_j * W[j, :]`` for its non-zero ``a_j`` only, whichever a cost
+  model of this sample's zeros and the layer's width says is cheaper (wide layers after a ReLU,
+  often 50-90 % zeros, add rows; narrow ones take dot products). Samples are split over the
+  numba threads from :data:`PARALLEL_MIN_BATCH` on. Fast at small batches; BLAS wins at large
+  ones.
 * ``numba-csr``: sparse storage. Batches below :data:`TILE_MIN_BATCH` run sample by sample over
   a CSR of ``W`` (input-major): only non-zero activations are visited and each scatters its
   row's few non-zeros (scalar code, ~0.5 ns per non-zero visited here; gather-based variants

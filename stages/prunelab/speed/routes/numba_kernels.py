@@ -14,12 +14,17 @@ import numba
 import numpy as np
 
 _JIT = {"nogil": True, "fastmath": True, "cache": True, "boundscheck": False}
-#: The dense pass multiplies a layer by dot products once this many quarters of its inputs are
-#: non-zero (a layer of fewer than WIDE_LAYER outputs, or more), else it adds the rows of its
-#: non-zero inputs: per input, an AXPY's fixed cost weighs more the narrower the row it writes.
-WIDE_LAYER = 128
-DOT_QUARTERS_NARROW = 2
-DOT_QUARTERS_WIDE = 3
+#: How the dense pass multiplies one layer, from a cost model measured on the 2-vCPU AVX2 EPYC
+#: (weights in cache, one sample): dot products with the rows of ``W^T`` cost about the same per
+#: multiply-add as adding ``a_j * W[j, :]`` for a non-zero input (both ~0.07 ns), but each row
+#: added costs a fixed ~5 ns more (about SCATTER_FIXED_MACS multiply-adds: the loop's set-up
+#: and its remainder), and finding the non-zero inputs costs ~DOT_SLACK multiply-adds per
+#: input. So a layer of ``n_in`` inputs, ``nonzero`` of them non-zero, and ``n_out`` outputs
+#: adds rows iff ``nonzero * (SCATTER_FIXED_MACS + n_out) < n_in * (n_out - DOT_SLACK)``: the
+#: wide layers of a pruned network's hidden activations (50-90 % zeros) add rows, narrow
+#: layers (a compact network's last ones) take dot products whatever their zeros.
+SCATTER_FIXED_MACS = 70
+DOT_SLACK = 7
 #: Small helpers are inlined into their callers at numba's IR level: the compiled loops are
 #: the ones a single hand-written function would give.
 _INLINE = {**_JIT, "inline": "always"}
@@ -49,7 +54,7 @@ def _nonzero_positions(source, positions):
     loops over non-zeros that follow have no data-dependent branch inside. A ``!= 0`` test per
     input mispredicts whenever the zero pattern changes from one input to the next (real
     images; the pattern of random pixels' ReLU outputs hardly does), which cost more than the
-    multiplications it saved (measured: the README's speed section).
+    multiplications it saved (REPORT.md's speed section).
     """
     count = 0
     for j in range(source.shape[0]):
@@ -84,47 +89,66 @@ def _scatter_layer(pointers, columns, values, source, target, positions):
             target[columns[p]] += activation * values[p]
 
 
+@numba.njit(**_INLINE)
+def _nonzero_count(source):
+    """How many of ``source``'s values are non-zero (a vectorised count: no stores)."""
+    count = 0
+    for j in range(source.shape[0]):
+        count += source[j] != 0.0
+    return count
+
+
+@numba.njit(**_INLINE)
+def _adds_rows(nonzero, n_in, n_out):
+    """Whether a dense layer is cheaper as rows added for its non-zero inputs (the cost model
+    of :data:`SCATTER_FIXED_MACS`) than as ``n_out`` dot products over all its inputs."""
+    return nonzero * (SCATTER_FIXED_MACS + n_out) < n_in * (n_out - DOT_SLACK)
+
+
+@numba.njit(**_INLINE)
+def _copy(source, target):
+    """``target[:] = source`` as a plain loop (numba's slice assignment checks for overlap and
+    broadcasting: ~0.25 us for 784 floats, a tenth of a small network's call)."""
+    for j in range(source.shape[0]):
+        target[j] = source[j]
+
+
 @numba.njit(**_JIT)
 def dense_rows(sizes, offsets, weights, weights_t, x, out, start, stop):
     """Samples ``start:stop`` through every layer, one sample at a time.
 
-    A layer whose input is mostly non-zero runs as dot products with the rows of ``W^T``
-    (contiguous, vectorised, no stores in the loop); a sparser one (typical after a ReLU, and
-    real images' pixels, half of them zero) as ``b += a_j * W[j, :]`` over its non-zero ``a_j``
-    only. Where they cross depends on the layer's width (:data:`DOT_QUARTERS_WIDE`).
+    Each layer runs either as dot products with the rows of ``W^T`` (contiguous, vectorised,
+    no stores in the loop) or as ``b += a_j * W[j, :]`` over its non-zero ``a_j`` only,
+    whichever the cost model (:func:`_adds_rows`) says is cheaper for this sample's zeros.
     """
     layers = sizes.shape[0] - 1
     a, b, positions = _sample_buffers(sizes)
     for sample in range(start, stop):
-        a[: sizes[0]] = x[sample]
+        _copy(x[sample], a[: sizes[0]])
         for layer in range(layers):
             n_in = sizes[layer]
             n_out = sizes[layer + 1]
             base = offsets[layer]
             target = b[:n_out]
             source = a[:n_in]
-            nonzero = _nonzero_positions(source, positions)
-            # Measured per sample on test images (half the pixels zero): the dense network's
-            # 1000-wide first layer ran 62 -> 53 us with three quarters; a 100-wide one lost 1 us.
-            quarters = DOT_QUARTERS_WIDE if n_out >= WIDE_LAYER else DOT_QUARTERS_NARROW
-            if 4 * nonzero >= quarters * n_in:
+            if _adds_rows(_nonzero_count(source), n_in, n_out):
+                target[:] = 0.0
+                for q in range(_nonzero_positions(source, positions)):
+                    j = positions[q]
+                    value = source[j]
+                    row = weights[base + j * n_out: base + (j + 1) * n_out]
+                    for i in range(n_out):
+                        target[i] += value * row[i]
+            else:
                 for i in range(n_out):
                     row = weights_t[base + i * n_in: base + (i + 1) * n_in]
                     total = np.float32(0.0)
                     for j in range(n_in):
                         total += row[j] * source[j]
                     target[i] = total
-            else:
-                target[:] = 0.0
-                for q in range(nonzero):
-                    j = positions[q]
-                    value = source[j]
-                    row = weights[base + j * n_out: base + (j + 1) * n_out]
-                    for i in range(n_out):
-                        target[i] += value * row[i]
             _relu_unless_last(target, layer, layers)
             a, b = b, a
-        out[sample, :] = a[: sizes[layers]]
+        _copy(a[: sizes[layers]], out[sample])
 
 
 @numba.njit(parallel=True, **_JIT)
@@ -140,7 +164,7 @@ def csr_rows(sizes, ptr_offsets, nz_offsets, indptr, indices, data, x, out, star
     layers = sizes.shape[0] - 1
     a, b, positions = _sample_buffers(sizes)
     for sample in range(start, stop):
-        a[: sizes[0]] = x[sample]
+        _copy(x[sample], a[: sizes[0]])
         for layer in range(layers):
             pointers = indptr[ptr_offsets[layer]: ptr_offsets[layer] + sizes[layer] + 1]
             columns = indices[nz_offsets[layer]: nz_offsets[layer + 1]]
@@ -149,7 +173,7 @@ def csr_rows(sizes, ptr_offsets, nz_offsets, indptr, indices, data, x, out, star
             _scatter_layer(pointers, columns, values, a[: sizes[layer]], target, positions)
             _relu_unless_last(target, layer, layers)
             a, b = b, a
-        out[sample, :] = a[: sizes[layers]]
+        _copy(a[: sizes[layers]], out[sample])
 
 
 @numba.njit(parallel=True, **_JIT)
