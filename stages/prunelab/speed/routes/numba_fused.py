@@ -71,14 +71,21 @@ class PackedCSR:
                 self.data)
 
 
-def prepare_numba(kernels: Kernels) -> Runner:
-    """Fused dense numba pass skipping zero activations; samples split over numba threads."""
+def dense_operands(kernels: Kernels) -> tuple[np.ndarray, ...]:
+    """What :func:`numba_kernels.dense_rows` takes before the batch: the widths, each layer's
+    offset in the flat arrays, every ``W`` and every ``W^T`` flattened one after the other."""
     weights = as_float32(kernels)
     sizes = layer_sizes(weights)
     offsets = np.cumsum([0] + [k.size for k in weights])[:-1].astype(np.int64)
     flat = np.concatenate([k.ravel() for k in weights] + [np.zeros(0, np.float32)])
     flat_t = np.concatenate([k.T.ravel() for k in weights] + [np.zeros(0, np.float32)])
-    return _runner(sizes, (sizes, offsets, flat, flat_t), numba_kernels.dense_rows,
+    return sizes, offsets, flat, flat_t
+
+
+def prepare_numba(kernels: Kernels) -> Runner:
+    """Fused dense numba pass skipping zero activations; samples split over numba threads."""
+    operands = dense_operands(kernels)
+    return _runner(operands[0], operands, numba_kernels.dense_rows,
                    numba_kernels.dense_rows_parallel)
 
 
