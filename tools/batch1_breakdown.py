@@ -36,6 +36,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
 from prunelab.data.datasets import load_test  # noqa: E402
 from prunelab.model.weights import load_kernels  # noqa: E402
+from prunelab.schema.data import DATA  # noqa: E402
+from prunelab.schema.train import TRAIN  # noqa: E402
 from prunelab.speed.inputs import image_inputs  # noqa: E402
 from prunelab.speed.routes import numba_kernels  # noqa: E402
 from prunelab.speed.routes.base import compact, layer_sizes  # noqa: E402
@@ -45,8 +47,6 @@ from prunelab.wiring.atomic import json_bytes, write_files  # noqa: E402
 from prunelab.wiring.layout import dense_path, finetuned_path, pruned_path  # noqa: E402
 from prunelab.wiring.machine import cpu_model  # noqa: E402
 from prunelab.wiring.names import parse_curve_name  # noqa: E402
-from prunelab.schema.data import DATA  # noqa: E402
-from prunelab.schema.train import TRAIN  # noqa: E402
 from prunelab.wiring.params import load_params  # noqa: E402
 
 CALLS = 2000
