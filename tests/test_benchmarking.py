@@ -21,10 +21,13 @@ from prunelab.speed.inputs import INPUT_POOL, image_inputs, random_inputs, zero_
 from prunelab.speed.limits import (
     bytes_read,
     cache_levels,
+    layer_bytes,
     limit_figures,
     read_bandwidth,
     residence,
 )
+from prunelab.speed.routes.base import csr_index_types
+from prunelab.speed.routes.numba_fused import PackedCSR
 from prunelab.speed.scoring import DenseBaselines, PooledDense, score_cell, speedup_spread
 from prunelab.speed.storage import compressed_bytes, csr_arrays, csr_bytes, storage_figures
 from prunelab.speed.timing import (
@@ -348,9 +351,21 @@ def test_cache_levels_from_the_system_description(tmp_path):
 
 def test_bytes_read_after_zero_skipping():
     kernels = [np.ones((4, 3), np.float32), sparse_kernel().T.copy()]  # 12 and 2 of 12 non-zero
-    # Compact: 4 bytes per weight of the rows read; CSR: 8 per non-zero plus 4 per row pointer.
+    # Compact: 4 bytes per weight of the rows read; CSR: 4 + 2 per non-zero (a float32 value,
+    # a uint16 column index) plus 4 per row pointer (uint32), as the CSR routes pack them.
     assert bytes_read(kernels, [0.5, 0.0], "compact") == 0.5 * 48 + 48
-    assert bytes_read(kernels, [0.5, 0.0], "csr") == 0.5 * (96 + 20) + (16 + 16)
+    assert bytes_read(kernels, [0.5, 0.0], "csr") == 0.5 * (72 + 20) + (12 + 16)
+    assert layer_bytes(kernels, "csr") == [92, 28]
+
+
+def test_csr_indices_take_the_narrowest_type_that_holds_every_column():
+    narrow = [np.eye(3, dtype=np.float32), np.zeros((3, 1 << 16), np.float32)]
+    assert csr_index_types(narrow) == (np.uint16, np.uint32)
+    wide = [np.zeros((2, (1 << 16) + 1), np.float32)]
+    assert csr_index_types(wide) == (np.uint32, np.uint32)
+    packed = PackedCSR.pack([np.eye(3, dtype=np.float32)], np.array([3, 3]))
+    assert (packed.indices.dtype, packed.indptr.dtype) == (np.uint16, np.uint32)
+    assert packed.indices.tolist() == [0, 1, 2] and packed.indptr.tolist() == [0, 1, 2, 3]
 
 
 def test_limit_figures_divide_the_bytes_read_by_the_bandwidth():

@@ -47,7 +47,7 @@ from prunelab.model.forward import forward
 from prunelab.schema.benchmark import BenchmarkParams
 from prunelab.speed import timing
 from prunelab.speed.inputs import INPUT_POOL, SEED, SMALL_BATCH, Inputs, zero_input_shares
-from prunelab.speed.limits import cache_levels, limit_figures
+from prunelab.speed.limits import cache_levels, layer_bytes, limit_figures
 from prunelab.speed.routes.base import Kernels, Runner, compact
 from prunelab.speed.routes.registry import DENSE_ROUTES, prepare
 from prunelab.speed.routes.tensorflow_ops import onednn_spmm_enabled
@@ -196,7 +196,7 @@ class Benchmark:
         sparse = method not in UNIT_STRUCTURED and k >= SPARSE_MIN_K
         model["limit_batch1"] = self.limits(compact_kernels, model["zero_input_share"], {
             "compact": model["compact_bytes_raw"],
-            **({"csr": model["csr_bytes_raw"]} if sparse else {})})
+            **({"csr": sum(layer_bytes(compact_kernels, "csr"))} if sparse else {})})
         batch_sizes = self.settings.batch_sizes
         wanted = dict.fromkeys(name for n in batch_sizes for name in routes_for(method, k, n))
         checks = [self.inputs[kind].check for kind in kinds]

@@ -10,8 +10,9 @@ cache level that holds all of them (:func:`residence`); the bandwidth is that of
 summing a float32 buffer of exactly the stored size, again and again (:func:`read_bandwidth`),
 so a buffer that straddles two levels is measured as it is.
 
-Compact (dense) storage reads 4 bytes per weight of the compact network; CSR storage 8 per
-non-zero (a float32 value and an int32 column index) plus the visited rows' 4-byte pointers.
+Compact (dense) storage reads 4 bytes per weight of the compact network; CSR storage a float32
+value and a column index per non-zero plus each visited row's pointer, with the index and pointer
+types the CSR routes pack (:func:`csr_index_types`: 2 and 4 bytes within the model schema's caps).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from prunelab.speed.routes.base import Kernels
+from prunelab.speed.routes.base import Kernels, csr_index_types
 
 #: Where Linux describes the first CPU's caches.
 CACHE_INFO = Path("/sys/devices/system/cpu/cpu0/cache")
@@ -83,18 +84,23 @@ def read_bandwidth(nbytes: int) -> float:
     return values.nbytes / float(np.median(rounds))
 
 
+def layer_bytes(compact_kernels: Kernels, storage: str) -> list[int]:
+    """Bytes each layer's weights take in the routes' memory, for ``storage`` ``"compact"``
+    (float32, every weight) or ``"csr"`` (a value and a column index per non-zero, a pointer per
+    row and one more, with the types the CSR routes pack)."""
+    if storage != "csr":
+        return [4 * kernel.size for kernel in compact_kernels]
+    index_type, pointer_type = csr_index_types(compact_kernels)
+    index_bytes, pointer_bytes = np.dtype(index_type).itemsize, np.dtype(pointer_type).itemsize
+    return [(4 + index_bytes) * int(np.count_nonzero(kernel))
+            + pointer_bytes * (kernel.shape[0] + 1) for kernel in compact_kernels]
+
+
 def bytes_read(compact_kernels: Kernels, zero_shares: list[float], storage: str) -> float:
     """Weight bytes a batch-1 call reads after zero-skipping (module docstring), for
     ``storage`` ``"compact"`` or ``"csr"``."""
-    total = 0.0
-    for kernel, zero in zip(compact_kernels, zero_shares, strict=True):
-        rows = kernel.shape[0]
-        if storage == "csr":
-            stored = 8 * int(np.count_nonzero(kernel)) + 4 * (rows + 1)
-        else:
-            stored = 4 * kernel.size
-        total += (1.0 - zero) * stored
-    return total
+    return sum((1.0 - zero) * stored for stored, zero in
+               zip(layer_bytes(compact_kernels, storage), zero_shares, strict=True))
 
 
 def limit_figures(compact_kernels: Kernels, zero_shares: list[float], stored_bytes: int,

@@ -66,3 +66,13 @@ def check_batch(batch: np.ndarray, inputs: int) -> np.ndarray:
 def layer_sizes(kernels: Kernels) -> np.ndarray:
     """The ``L + 1`` layer widths, inputs first, as int64."""
     return np.asarray([kernels[0].shape[0]] + [k.shape[1] for k in kernels], np.int64)
+
+
+def csr_index_types(matrices: Kernels) -> tuple[type, type]:
+    """``(column index, row pointer)`` integer types of the CSR routes' packed matrices: the
+    narrowest unsigned types that hold every column number and non-zero count (uint16 and
+    uint32 within the model schema's caps), so a visited non-zero reads 6 bytes, not 8."""
+    columns = max(matrix.shape[1] for matrix in matrices)
+    nonzeros = max(int(np.count_nonzero(matrix)) for matrix in matrices)
+    return (np.uint16 if columns <= 1 << 16 else np.uint32,
+            np.uint32 if nonzeros < 1 << 32 else np.uint64)

@@ -26,7 +26,15 @@ import numpy as np
 import scipy.sparse
 
 from prunelab.speed.routes import numba_kernels
-from prunelab.speed.routes.base import Kernels, Route, Runner, as_float32, check_batch, layer_sizes
+from prunelab.speed.routes.base import (
+    Kernels,
+    Route,
+    Runner,
+    as_float32,
+    check_batch,
+    csr_index_types,
+    layer_sizes,
+)
 
 #: Batches of at least this many samples use the tiled (transposed) numba CSR kernel.
 TILE_MIN_BATCH = 16
@@ -45,20 +53,21 @@ class PackedCSR:
     sizes: np.ndarray  # int64 (L + 1,): widths, inputs first
     ptr_offsets: np.ndarray  # int64 (L,)
     nz_offsets: np.ndarray  # int64 (L + 1,)
-    indptr: np.ndarray  # uint64 (unsigned: no negative-index checks in the inner loops)
-    indices: np.ndarray  # uint32
+    indptr: np.ndarray  # unsigned (no negative-index checks in the inner loops): uint32 ...
+    indices: np.ndarray  # ... and uint16 within the model schema's caps (csr_index_types)
     data: np.ndarray  # float32
 
     @classmethod
     def pack(cls, matrices: list[np.ndarray], sizes: np.ndarray) -> PackedCSR:
         """Pack the CSR of each matrix (rows = what the kernel loops over); ``sizes``: widths."""
+        index_type, pointer_type = csr_index_types(matrices)
         pointers, columns, values = [], [], []
         ptr_offsets, nz_offsets = [0], [0]
         for matrix in matrices:
             csr = scipy.sparse.csr_matrix(matrix)
             csr.sort_indices()
-            pointers.append(csr.indptr.astype(np.uint64))
-            columns.append(csr.indices.astype(np.uint32))
+            pointers.append(csr.indptr.astype(pointer_type))
+            columns.append(csr.indices.astype(index_type))
             values.append(csr.data.astype(np.float32))
             ptr_offsets.append(ptr_offsets[-1] + len(csr.indptr))
             nz_offsets.append(nz_offsets[-1] + csr.nnz)
