@@ -57,6 +57,17 @@ def test_every_local_link_and_quoted_path_exists(document: str) -> None:
     assert not missing, f"{document} names files that do not exist: {missing}"
 
 
+@pytest.mark.parametrize("document", ["README.md", "REPORT.md", "OPERATIONS.md"])
+def test_every_table_has_its_delimiter_row(document: str) -> None:
+    """A table pasted without its ``|---|`` row renders as a paragraph of pipes."""
+    lines = (ROOT / document).read_text().splitlines()
+    broken = [number for number, (before, line, after) in
+              enumerate(zip([""] + lines, lines, lines[1:] + [""]), start=1)
+              if line.startswith("|") and after.startswith("|") and not before.startswith("|")
+              and not re.fullmatch(r"\|(\s*:?-+:?\s*\|)+", after)]
+    assert not broken, f"{document}: tables without a delimiter row at lines {broken}"
+
+
 def test_the_readme_headlines_are_the_committed_metrics() -> None:
     """Every figure of the README's "what it found" list is in the committed headline file it
     names or in one of the accuracy or frontier headlines."""

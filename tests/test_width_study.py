@@ -53,7 +53,10 @@ def test_a_change_replaces_the_study_override_of_its_key_and_the_run_list_names_
     assert len(keys) == len(set(keys)) and keys[-2:] == ["train.seeds", "gradual.ks"]
     assert width_study.departures({"overrides": overrides}) == [
         "finetune.ks=[]", "train.seeds=[0]", "gradual.ks=[]"]
+    assert width_study.seeds_label("× 2", {"overrides": overrides}) == "× 2 (1 seed)"
     plain = width_study.study_overrides("[300,100]", [])
+    assert width_study.seeds_label("× ½", {"overrides": plain}) == "× ½"
+    assert width_study.seeds_label("× 1", None) == "× 1"
     assert plain[1:] == list(width_study.ONE_SHOT_OVERRIDES)
     assert width_study.departures({"overrides": plain}) == []
 

@@ -79,6 +79,15 @@ def departures(meta: dict) -> list[str]:
             if not override.startswith("model.hidden=") and override not in ONE_SHOT_OVERRIDES]
 
 
+def seeds_label(label: str, meta: dict | None) -> str:
+    """The width's label, with its seed count where a record overrides ``train.seeds``."""
+    seeds = [yaml.safe_load(override.split("=", 1)[1]) for override in
+             (meta or {"overrides": []})["overrides"] if override.startswith("train.seeds=")]
+    if not seeds:
+        return label
+    return f"{label} ({len(seeds[0])} seed{'s' if len(seeds[0]) != 1 else ''})"
+
+
 def workspace_reader(root: Path) -> Reader:
     def read(path: str) -> str | None:
         return (root / path).read_text() if (root / path).exists() else None
@@ -132,7 +141,8 @@ def table(read: Reader) -> str:
                 kept = report[method][k]["effective_nonzero_params"] if k is not None else None
                 cells += ["—" if k is None else f"{k} %",
                           "—" if kept is None else f"{kept:,.0f}"]
-            rows.append([label, "-".join(map(str, hidden)), f"{weight_count(hidden):,}",
+            rows.append([seeds_label(label, meta), "-".join(map(str, hidden)),
+                         f"{weight_count(hidden):,}",
                          f"{dense['test_accuracy']:.4f}", method, *cells])
     preamble = [
         "# Width study: how much one-shot pruning deletes at each width",
@@ -163,7 +173,7 @@ def figure(read: Reader) -> bytes:
     loaded = [(label, load_width(read, record)) for label, record in WIDTHS]
     loaded = [(label, data) for label, data in loaded if data is not None]
     for column, method in enumerate(METHODS):
-        for index, (label, (hidden, report, _)) in enumerate(loaded):
+        for index, (label, (hidden, report, meta)) in enumerate(loaded):
             entries = report[method]
             ks = sorted(entries, key=int)
             style = {"color": palette(index / max(1, len(loaded) - 1)),
@@ -174,7 +184,8 @@ def figure(read: Reader) -> bytes:
                                       [entries[k]["effective_nonzero_params"] for k in ks])):
                 axis = axes[row, column]
                 axis.plot(xs, [entries[k]["test_accuracy"] for k in ks], linewidth=1.6,
-                          label=f"{label}: {'-'.join(map(str, hidden))}", **style)
+                          label=f"{seeds_label(label, meta)}: {'-'.join(map(str, hidden))}",
+                          **style)
                 axis.fill_between(xs, low, high, color=style["color"], alpha=0.18, linewidth=0)
         axes[0, column].set_title(method, fontsize=11)
         axes[0, column].set_xlabel("k (% pruned per hidden matrix)")
