@@ -81,6 +81,10 @@ def test_the_readme_headlines_are_the_committed_metrics() -> None:
             committed.update(str(value) for value in
                              json.loads(committed_text(f"{folder}/{path.name}")).values())
     assert figures <= committed, sorted(figures - committed)
+    # Counts of weights come from the width study's committed table.
+    counts = set(re.findall(r"\b\d{1,3}(?:,\d{3})+\b", found))
+    assert counts <= set(re.findall(r"\b\d{1,3}(?:,\d{3})+\b",
+                                    committed_text("metrics/width/study.md"))), counts
 
 
 def test_the_report_shows_every_recorded_table_it_names() -> None:
