@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 
+import pytest
 from test_readme import ROOT, committed_text, table_rows
 
 sys.path.insert(0, str(ROOT / "tools"))
@@ -78,3 +79,29 @@ def test_the_report_shows_the_width_table():
     missing = [row for row in table_rows(committed_text("metrics/width/study.md"))
                if row not in rows]
     assert not missing, f"REPORT.md is out of date with metrics/width/study.md: {missing[0]}"
+
+
+def test_the_recorder_runs_every_stage_again_only_when_forced(monkeypatch):
+    """``--force`` passes DVC's ``-f`` (no stage restored from the run-cache, so the record
+    times the work); without it DVC may restore; with ``--existing`` it is refused."""
+    record_experiment = width_study.record_experiment
+    commands = []
+
+    class FakeDvc:
+        def __init__(self, command, **_):
+            commands.append(command)
+            self.stdout, self.returncode = iter(["Running stage 'train@0':\n"]), 0
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *_):
+            return False
+
+    monkeypatch.setattr(record_experiment.subprocess, "Popen", FakeDvc)
+    for force in (False, True):
+        record_experiment.run_experiment("x", ["train.seeds=[0]"], ["evaluate"], force)
+    assert [("--force" in command) for command in commands] == [False, True]
+    assert commands[1][-3:] == ["-S", "train.seeds=[0]", "evaluate"]
+    with pytest.raises(SystemExit, match="give one of them"):
+        record_experiment.record("x", [], ROOT, existing=True, force=True)

@@ -3,7 +3,7 @@ network one-shot pruning can delete.
 
     python tools/width_study.py --record width-lenet '[300,100]'   # record one width
     python tools/width_study.py --record width-double '[2000,2000,1000,400]' \
-        -S 'train.seeds=[0]' -S 'finetune.ks=[]' -S 'gradual.ks=[]'      # a cheaper record
+        -S 'train.seeds=[0]'                 # a cheaper record: one seed instead of three
     python tools/width_study.py            # writes metrics/width/study.md and study.png
     python tools/width_study.py --check    # exit 1 if the committed table is not what it writes
 
