@@ -19,6 +19,7 @@ from prunelab.data.idx import read_idx_file
 from prunelab.model.forward import forward
 from prunelab.model.weights import hidden_widths
 from prunelab.pruning.masks import count_to_prune, prune_network
+from prunelab.speed.routes import numba_kernels
 from prunelab.speed.routes.base import compact
 from prunelab.speed.routes.keras_model import build_compact_keras
 from prunelab.speed.routes.litert import pad_hidden_widths
@@ -215,3 +216,28 @@ def test_bad_batch_and_unknown_route_are_rejected(networks):
         runner(np.zeros((2, 783), np.float32))
     with pytest.raises(ValueError, match="unknown route"):
         prepare("nope", networks[("weight", 90)])
+
+
+@pytest.mark.parametrize("n_in", [1, 5, 8, 13])
+@pytest.mark.parametrize("n_out", [1, 3, 4, 6, 9])
+def test_both_forms_of_a_dense_numba_layer_give_its_product(n_in, n_out):
+    """Both layer forms of the dense numba pass, whichever the cost model would pick, on every
+    remainder of their four-at-a-time loops (outputs, and non-zero inputs from none to all)."""
+    rng = np.random.default_rng(n_in * 10 + n_out)
+    weights = rng.standard_normal((n_in, n_out)).astype(np.float32)
+    base = 3  # the layer starts inside the flat array, as every layer but the first does
+    flat = np.concatenate([np.ones(base, np.float32), weights.ravel()])
+    flat_t = np.concatenate([np.ones(base, np.float32), weights.T.ravel()])
+    for nonzero in range(n_in + 1):
+        source = np.zeros(n_in, np.float32)
+        source[rng.permutation(n_in)[:nonzero]] = rng.random(nonzero).astype(np.float32) + 0.5
+        expected = source.astype(np.float64) @ weights
+        positions = np.empty(n_in, np.uint32)
+        count = numba_kernels._nonzero_positions(source, positions)
+        assert count == nonzero
+        added = np.full(n_out, np.nan, np.float32)
+        numba_kernels._add_rows(flat, base, n_out, source, positions, count, added)
+        dotted = np.full(n_out, np.nan, np.float32)
+        numba_kernels._dot_rows(flat_t, base, n_in, n_out, source, dotted)
+        np.testing.assert_allclose(added, expected, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(dotted, expected, rtol=1e-5, atol=1e-5)

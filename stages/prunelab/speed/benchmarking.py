@@ -24,8 +24,8 @@ Timing (:mod:`prunelab.speed.timing`), all in one process, for every input kind 
    route of each runtime is that runtime's dense baseline (:class:`DenseBaselines`). It gets
    three times the cell budget.
 2. Model phase (:meth:`Benchmark.time_model`): for each network, input kind and batch size,
-   interleaved rounds of each dense route (on the dense network) that came within 30 % (or 1 ms)
-   of the fastest in the dense phase, plus the fastest library one, and of each of the
+   interleaved rounds of each dense route (on the dense network) that came within 30 % of
+   the fastest in the dense phase, plus the fastest library one, and of each of the
    network's routes.
 3. Scoring (:meth:`Benchmark.scored`), once every cell is timed: the dense calls of every cell
    are pooled per input kind and batch size, and each route's speedup is the pooled median of

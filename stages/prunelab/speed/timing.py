@@ -4,9 +4,11 @@ Interleaving makes drift (clock, other processes) hit every runner of a round al
 spreads the after-effects of one call on the next (BLAS threads still spinning) evenly. A call
 shorter than :data:`REWARM_BELOW_S` is preceded by a few untimed calls of the same runner, so
 that every runner is timed "hot" (its weights in cache and its branches predicted, as when it
-serves alone) while rounds still interleave; such a runner then gets :data:`HOT_TIMED_CALLS`
-timed calls in a row per round, not one: its samples cost microseconds next to the re-warming,
-and a median of microsecond calls needs many of them to be steady.
+serves alone) while rounds still interleave; such a runner then gets timed calls in a row per
+round, not one -- as many as fill :data:`HOT_TIME_S`, at most :data:`HOT_MAX_CALLS`
+(:func:`hot_timed_calls`): a median of microsecond calls needs many of them to be steady, and
+they cost little next to the re-warming, while a 1 ms call timed eight times a round would take
+a slot that gives every other runner of the cell fewer rounds.
 
 Repeats adapt to slow cases: a :class:`Timer` gets ``min(repeats, max(MIN_REPEATS, budget //
 round time))`` timed rounds, the round time being estimated from the warm-up, and a runner whose
@@ -32,8 +34,10 @@ SLOW_CALL_S = 0.05
 REWARM_BELOW_S = 0.02
 REWARM_TIME_S = 0.002
 REWARM_MAX_CALLS = 100
-#: Timed calls in a row, per round, of a runner that is re-warmed (one for the others).
-HOT_TIMED_CALLS = 8
+#: Timed calls in a row, per round, of a runner that is re-warmed: as many as fill HOT_TIME_S,
+#: between one and HOT_MAX_CALLS (one for the runners that are not re-warmed).
+HOT_TIME_S = 0.0005
+HOT_MAX_CALLS = 64
 
 
 class Timings:
@@ -85,7 +89,7 @@ class Timer:
                     latest[name] = self._call(name)
         call_s = {name: min(first[name], latest[name]) for name in first}
         rewarm = {name: rewarm_calls(call_s[name]) for name in first}
-        timed = {name: HOT_TIMED_CALLS if rewarm[name] else 1 for name in first}
+        timed = {name: hot_timed_calls(call_s[name]) if rewarm[name] else 1 for name in first}
         round_s = sum(call_s[name] * (timed[name] + rewarm[name]) for name in first)
         rounds = min(repeats, max(MIN_REPEATS, int(budget_s / max(round_s, 1e-9))))
         samples: dict[str, list[float]] = {name: [] for name in self.runners}
@@ -118,3 +122,8 @@ def rewarm_calls(call_s: float) -> int:
     if call_s >= REWARM_BELOW_S:
         return 0
     return min(REWARM_MAX_CALLS, max(1, int(REWARM_TIME_S / max(call_s, 1e-9))))
+
+
+def hot_timed_calls(call_s: float) -> int:
+    """Timed calls in a row, per round, of a re-warmed runner whose calls take ``call_s``."""
+    return min(HOT_MAX_CALLS, max(1, int(HOT_TIME_S / max(call_s, 1e-9))))

@@ -113,13 +113,79 @@ def _copy(source, target):
         target[j] = source[j]
 
 
+@numba.njit(**_INLINE)
+def _row(weights, base, width, index):
+    """Row ``index`` of the ``(rows, width)`` matrix stored flat from ``weights[base]``."""
+    return weights[base + index * width: base + (index + 1) * width]
+
+
+@numba.njit(**_INLINE)
+def _add_rows(weights, base, n_out, source, positions, count, target):
+    """``target = source @ W`` over the ``count`` non-zero inputs listed in ``positions``
+    (``W``: ``(n_in, n_out)`` stored flat from ``weights[base]``), four rows per pass.
+
+    Adding one row per pass loads and stores ``target`` once per multiply-add of each output;
+    four rows per pass do it once per four (the loads and stores, not the multiply-adds, bound
+    this loop), and pay the loop's set-up and remainder once per four rows. The last
+    ``count % 4`` rows are added one by one.
+    """
+    for i in range(n_out):
+        target[i] = 0.0
+    q = 0
+    while q + 4 <= count:
+        j0, j1, j2, j3 = positions[q], positions[q + 1], positions[q + 2], positions[q + 3]
+        a0, a1, a2, a3 = source[j0], source[j1], source[j2], source[j3]
+        r0 = _row(weights, base, n_out, j0)
+        r1 = _row(weights, base, n_out, j1)
+        r2 = _row(weights, base, n_out, j2)
+        r3 = _row(weights, base, n_out, j3)
+        for i in range(n_out):
+            target[i] += (a0 * r0[i] + a1 * r1[i]) + (a2 * r2[i] + a3 * r3[i])
+        q += 4
+    for q in range(q, count):
+        j = positions[q]
+        activation = source[j]
+        row = _row(weights, base, n_out, j)
+        for i in range(n_out):
+            target[i] += activation * row[i]
+
+
+@numba.njit(**_INLINE)
+def _dot_rows(weights_t, base, n_in, n_out, source, target):
+    """``target = source @ W`` as ``n_out`` dot products with the rows of ``W^T`` (stored flat
+    from ``weights_t[base]``), four outputs per pass: each load of ``source`` serves four rows
+    (1.25 loads per multiply-add instead of 2). The last ``n_out % 4`` outputs one by one."""
+    i = 0
+    while i + 4 <= n_out:
+        r0 = _row(weights_t, base, n_in, i)
+        r1 = _row(weights_t, base, n_in, i + 1)
+        r2 = _row(weights_t, base, n_in, i + 2)
+        r3 = _row(weights_t, base, n_in, i + 3)
+        t0 = t1 = t2 = t3 = np.float32(0.0)
+        for j in range(n_in):
+            value = source[j]
+            t0 += r0[j] * value
+            t1 += r1[j] * value
+            t2 += r2[j] * value
+            t3 += r3[j] * value
+        target[i], target[i + 1], target[i + 2], target[i + 3] = t0, t1, t2, t3
+        i += 4
+    for i in range(i, n_out):
+        row = _row(weights_t, base, n_in, i)
+        total = np.float32(0.0)
+        for j in range(n_in):
+            total += row[j] * source[j]
+        target[i] = total
+
+
 @numba.njit(**_JIT)
 def dense_rows(sizes, offsets, weights, weights_t, x, out, start, stop):
     """Samples ``start:stop`` through every layer, one sample at a time.
 
-    Each layer runs either as dot products with the rows of ``W^T`` (contiguous, vectorised,
-    no stores in the loop) or as ``b += a_j * W[j, :]`` over its non-zero ``a_j`` only,
-    whichever the cost model (:func:`_adds_rows`) says is cheaper for this sample's zeros.
+    Each layer runs either as dot products with the rows of ``W^T`` (:func:`_dot_rows`:
+    contiguous, vectorised, no stores in the loop) or as ``b += a_j * W[j, :]`` over its
+    non-zero ``a_j`` only (:func:`_add_rows`), whichever the cost model (:func:`_adds_rows`)
+    says is cheaper for this sample's zeros.
     """
     layers = sizes.shape[0] - 1
     a, b, positions = _sample_buffers(sizes)
@@ -128,24 +194,13 @@ def dense_rows(sizes, offsets, weights, weights_t, x, out, start, stop):
         for layer in range(layers):
             n_in = sizes[layer]
             n_out = sizes[layer + 1]
-            base = offsets[layer]
             target = b[:n_out]
             source = a[:n_in]
             if _adds_rows(_nonzero_count(source), n_in, n_out):
-                target[:] = 0.0
-                for q in range(_nonzero_positions(source, positions)):
-                    j = positions[q]
-                    value = source[j]
-                    row = weights[base + j * n_out: base + (j + 1) * n_out]
-                    for i in range(n_out):
-                        target[i] += value * row[i]
+                count = _nonzero_positions(source, positions)
+                _add_rows(weights, offsets[layer], n_out, source, positions, count, target)
             else:
-                for i in range(n_out):
-                    row = weights_t[base + i * n_in: base + (i + 1) * n_in]
-                    total = np.float32(0.0)
-                    for j in range(n_in):
-                        total += row[j] * source[j]
-                    target[i] = total
+                _dot_rows(weights_t, offsets[layer], n_in, n_out, source, target)
             _relu_unless_last(target, layer, layers)
             a, b = b, a
         _copy(a[: sizes[layers]], out[sample])
