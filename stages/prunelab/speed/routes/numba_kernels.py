@@ -131,8 +131,8 @@ def _add_rows(weights, base, n_out, source, positions, count, target):
     """
     for i in range(n_out):
         target[i] = 0.0
-    q = 0
-    while q + 4 <= count:
+    fours = count - count % 4
+    for q in range(0, fours, 4):
         j0, j1, j2, j3 = positions[q], positions[q + 1], positions[q + 2], positions[q + 3]
         a0, a1, a2, a3 = source[j0], source[j1], source[j2], source[j3]
         r0 = _row(weights, base, n_out, j0)
@@ -141,8 +141,7 @@ def _add_rows(weights, base, n_out, source, positions, count, target):
         r3 = _row(weights, base, n_out, j3)
         for i in range(n_out):
             target[i] += (a0 * r0[i] + a1 * r1[i]) + (a2 * r2[i] + a3 * r3[i])
-        q += 4
-    for q in range(q, count):
+    for q in range(fours, count):
         j = positions[q]
         activation = source[j]
         row = _row(weights, base, n_out, j)
@@ -155,8 +154,8 @@ def _dot_rows(weights_t, base, n_in, n_out, source, target):
     """``target = source @ W`` as ``n_out`` dot products with the rows of ``W^T`` (stored flat
     from ``weights_t[base]``), four outputs per pass: each load of ``source`` serves four rows
     (1.25 loads per multiply-add instead of 2). The last ``n_out % 4`` outputs one by one."""
-    i = 0
-    while i + 4 <= n_out:
+    fours = n_out - n_out % 4
+    for i in range(0, fours, 4):
         r0 = _row(weights_t, base, n_in, i)
         r1 = _row(weights_t, base, n_in, i + 1)
         r2 = _row(weights_t, base, n_in, i + 2)
@@ -169,8 +168,7 @@ def _dot_rows(weights_t, base, n_in, n_out, source, target):
             t2 += r2[j] * value
             t3 += r3[j] * value
         target[i], target[i + 1], target[i + 2], target[i + 3] = t0, t1, t2, t3
-        i += 4
-    for i in range(i, n_out):
+    for i in range(fours, n_out):
         row = _row(weights_t, base, n_in, i)
         total = np.float32(0.0)
         for j in range(n_in):
