@@ -39,7 +39,12 @@ ZERO_SHARES = (0.0, 0.5, 0.8, 0.9, 0.97)
 REPEATS = 5
 
 
-@numba.njit(nogil=True)
+# The kernel's flags: the forms are inlined here, and compiled with this loop's flags
+# (without fastmath the dot products' sums are not vectorised, ~5x slower).
+_FLAGS = {"nogil": True, "fastmath": True, "boundscheck": False}
+
+
+@numba.njit(**_FLAGS)
 def _add_loop(weights, n_out, sources, positions, target, calls):
     for call in range(calls):
         source = sources[call % sources.shape[0]]
@@ -47,7 +52,7 @@ def _add_loop(weights, n_out, sources, positions, target, calls):
         numba_kernels._add_rows(weights, 0, n_out, source, positions, count, target)
 
 
-@numba.njit(nogil=True)
+@numba.njit(**_FLAGS)
 def _dot_loop(weights_t, n_in, n_out, sources, target, calls):
     for call in range(calls):
         numba_kernels._dot_rows(weights_t, 0, n_in, n_out, sources[call % sources.shape[0]],

@@ -14,17 +14,18 @@ import numba
 import numpy as np
 
 _JIT = {"nogil": True, "fastmath": True, "cache": True, "boundscheck": False}
-#: How the dense pass multiplies one layer, from a cost model measured on the 2-vCPU AVX2 EPYC
-#: (weights in cache, one sample): dot products with the rows of ``W^T`` cost about the same per
-#: multiply-add as adding ``a_j * W[j, :]`` for a non-zero input (both ~0.07 ns), but each row
-#: added costs a fixed ~5 ns more (about SCATTER_FIXED_MACS multiply-adds: the loop's set-up
-#: and its remainder), and finding the non-zero inputs costs ~DOT_SLACK multiply-adds per
-#: input. So a layer of ``n_in`` inputs, ``nonzero`` of them non-zero, and ``n_out`` outputs
-#: adds rows iff ``nonzero * (SCATTER_FIXED_MACS + n_out) < n_in * (n_out - DOT_SLACK)``: the
-#: wide layers of a pruned network's hidden activations (50-90 % zeros) add rows, narrow
-#: layers (a compact network's last ones) take dot products whatever their zeros.
-SCATTER_FIXED_MACS = 70
-DOT_SLACK = 7
+#: How the dense pass multiplies one layer, from a cost model measured on this CPU kind
+#: (``tools/dense_cost_model.py``: both forms alone, weights in cache, one sample, on a grid of
+#: widths and zero shares): a multiply-add costs about the same in dot products with the rows
+#: of ``W^T`` as in adding ``a_j * W[j, :]`` for a non-zero input (~0.04 ns, four rows or
+#: outputs per pass), but each row added costs ~1.3 ns more (about SCATTER_FIXED_MACS
+#: multiply-adds: loop set-up and remainder, shared by four rows), and listing the non-zero
+#: inputs costs ~DOT_SLACK multiply-adds per input. So a layer of ``n_in`` inputs, ``nonzero`` of
+#: them non-zero, and ``n_out`` outputs adds rows iff ``nonzero * (SCATTER_FIXED_MACS + n_out) <
+#: n_in * (n_out - DOT_SLACK)``: the wide layers of a pruned network's hidden activations (50-90 %
+#: zeros) add rows, narrow layers (a compact network's last ones) take dot products.
+SCATTER_FIXED_MACS = 30
+DOT_SLACK = 12
 #: Small helpers are inlined into their callers at numba's IR level: the compiled loops are
 #: the ones a single hand-written function would give.
 _INLINE = {**_JIT, "inline": "always"}
