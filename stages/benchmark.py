@@ -128,8 +128,9 @@ def benchmark(args: argparse.Namespace, started: float) -> None:
     run.time_dense()
     for (curve, k), kernels in networks.items():
         kinds = ["images"] + (["random"] if curve in settings.random_input_curves else [])
-        run.time_model(curve, parse_curve_name(curve)[1], k, kernels,
-                       paths[(curve, k)].stat().st_size, kinds)
+        run.add_model(curve, parse_curve_name(curve)[1], k, kernels,
+                      paths[(curve, k)].stat().st_size, kinds)
+    run.time_models()
     dense_results, results, rows = run.scored()
 
     meta = run_meta(time.perf_counter() - started, settings)

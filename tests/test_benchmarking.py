@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from prunelab.schema.benchmark import BenchmarkParams
 from prunelab.schema.every_section import validate_file
-from prunelab.speed.benchmarking import routes_for
+from prunelab.speed.benchmarking import Benchmark, routes_for
 from prunelab.speed.inputs import INPUT_POOL, image_inputs, random_inputs, zero_input_shares
 from prunelab.speed.limits import (
     bytes_read,
@@ -395,3 +396,38 @@ def test_limit_figures_divide_the_bytes_read_by_the_bandwidth():
 def test_read_bandwidth_is_a_rate():
     # Only its sign and scale: the figure itself belongs to the benchmark stage's metrics.
     assert 1e8 < read_bandwidth(64 << 10) < 1e13
+
+
+def test_networks_of_one_compact_shape_share_their_rounds():
+    """unit and unit_refit at one k (same compact shape, same routes) are timed together: their
+    cells hold the same dense-reference calls, each its own routes' calls; a network of another
+    shape gets rounds of its own. The output keeps the order the networks were added in."""
+    rng = np.random.default_rng(0)
+    shapes = ((784, 12), (12, 8), (8, 10))
+    dense = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+
+    def without_units(drop: int) -> list[np.ndarray]:
+        kernels = [k.copy() for k in dense]
+        kernels[0][:, :drop] = 0.0  # the first `drop` units of the first hidden layer are dead
+        return kernels
+
+    settings = BenchmarkParams(curves=("unit", "unit_refit"), random_input_curves=(),
+                               batch_sizes=(1,), repeats=3, warmup=1, cell_budget_s=0.0)
+    images = rng.random((64, 784), dtype=np.float32)
+    run = Benchmark(dense, {"images": image_inputs(images, (1,))}, settings, lambda line: None)
+    run.time_dense()
+    run.add_model("unit_refit", "unit_refit", 50, without_units(6), 100, ["images"])
+    run.add_model("unit", "unit", 25, without_units(3), 100, ["images"])
+    run.add_model("unit", "unit", 50, without_units(6), 100, ["images"])
+    run.time_models()
+    cells = {(curve, k): timings for curve, k, _, _, timings, _, _ in run.cells}
+    assert list(cells) == [("unit_refit", 50), ("unit", 25), ("unit", 50)]
+    reference = next(key for key in cells[("unit", 50)].samples if key.startswith("dense:"))
+    together, alone = cells[("unit", 50)], cells[("unit", 25)]
+    assert together.samples[reference] is cells[("unit_refit", 50)].samples[reference]
+    assert together.samples[reference] is not alone.samples[reference]
+    assert together.samples["numba"] is not cells[("unit_refit", 50)].samples["numba"]
+    assert set(together.samples) == set(alone.samples)
+    _, results, rows = run.scored()
+    routes = [name for name in together.samples if not name.startswith("dense:")]
+    assert list(results) == ["unit_refit", "unit"] and len(rows) == 3 * len(routes)
