@@ -26,7 +26,7 @@ CSV_COLUMNS = ("batch", "curve", "k", "network", "accuracy", "accuracy_min", "ac
                "relative_latency", "pareto")
 #: The x axis of the figure and of ``dvc plots``: 1 / speedup, what the frontier ranks by.
 RELATIVE_LATENCY_LABEL = ("latency relative to the fastest dense route "
-                          "(same inputs, same rounds; log scale)")
+                          "(same inputs, pooled over the run; log scale)")
 #: How far below the dense accuracy the figure's axis reaches (points lower are counted).
 FIGURE_FLOOR = 0.10
 
