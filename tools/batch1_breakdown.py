@@ -87,14 +87,15 @@ def _csr_loop(sizes, ptr_offsets, nz_offsets, indptr, indices, data, images, out
                                images[index: index + 1], out, 0, 1)
 
 
-def per_call_us(batch_of_calls: Callable[[], None]) -> float:
-    """Median over REPEATS of the mean microseconds per call of ``batch_of_calls`` (CALLS)."""
+def per_call_us(batch_of_calls: Callable[[], None], calls: int, repeats: int = REPEATS) -> float:
+    """Median over ``repeats`` of the mean microseconds per call of ``batch_of_calls``, which
+    makes ``calls`` calls."""
     batch_of_calls()  # compile and warm
     timings = []
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         start = time.perf_counter()
         batch_of_calls()
-        timings.append((time.perf_counter() - start) / CALLS * 1e6)
+        timings.append((time.perf_counter() - start) / calls * 1e6)
     return float(np.median(timings))
 
 
@@ -103,10 +104,10 @@ def kernel_us(route: str, kernels: list[np.ndarray], images: np.ndarray) -> floa
     out = np.empty((1, kernels[-1].shape[1]), np.float32)
     if route == "numba":
         operands = dense_operands(kernels)
-        return per_call_us(lambda: _dense_loop(*operands, images, out, CALLS))
+        return per_call_us(lambda: _dense_loop(*operands, images, out, CALLS), CALLS)
     if route == "numba-csr":
         operands = PackedCSR.pack(kernels, layer_sizes(kernels)).arrays()
-        return per_call_us(lambda: _csr_loop(*operands, images, out, CALLS))
+        return per_call_us(lambda: _csr_loop(*operands, images, out, CALLS), CALLS)
     raise SystemExit(f"batch1_breakdown: route {route!r} has no compiled kernel to time "
                      "alone (numba and numba-csr have)")
 
@@ -119,7 +120,7 @@ def call_us(route: str, kernels: list[np.ndarray], pool: list[np.ndarray]) -> fl
         for index in range(CALLS):
             runner(pool[index % len(pool)])
 
-    return per_call_us(calls)
+    return per_call_us(calls, CALLS)
 
 
 def model_file(curve: str, k: int, seed: int, root: Path) -> Path:

@@ -22,13 +22,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
-import time
 from pathlib import Path
 
 import numba
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from batch1_breakdown import per_call_us  # noqa: E402
+
 from prunelab.speed.routes import numba_kernels  # noqa: E402
 from prunelab.wiring.atomic import write_files  # noqa: E402
 from prunelab.wiring.machine import cpu_model  # noqa: E402
@@ -60,14 +62,10 @@ def _dot_loop(weights_t, n_in, n_out, sources, target, calls):
 
 
 def _ns_per_call(loop, *args, work: float) -> float:
+    """Nanoseconds per call of ``loop(*args, calls)``, with about 2e6 multiply-adds' ``work``
+    timed per repeat."""
     calls = max(50, int(2e6 / max(work, 1.0)))
-    loop(*args, calls)
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        loop(*args, calls)
-        times.append((time.perf_counter() - start) / calls * 1e9)
-    return float(np.median(times))
+    return 1e3 * per_call_us(lambda: loop(*args, calls), calls, REPEATS)
 
 
 def measure() -> np.ndarray:
