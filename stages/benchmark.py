@@ -13,10 +13,11 @@ phase getting three times it): :mod:`prunelab.speed.timing`. Every row records t
 timed calls behind its median.
 
 Per row (method = curve name, k, input, batch, route): median latency (and 10th/90th
-percentiles); ``speedup_vs_fastest_dense``: the median of the fastest dense route, pooled over
-every cell of the run at that input kind and batch size, over the route's median, with its
-spread ``speedup_p10``/``speedup_p90`` and, as a check, ``speedup_in_cell`` against the dense
-median of the cell alone (:mod:`prunelab.speed.scoring`); ``speedup_vs_library_dense``: the same
+percentiles); ``speedup_vs_fastest_dense``: the fastest dense route's median call over the route's,
+paired by round (the median over the cell's rounds of the two's ratio in that round), with its
+spread ``speedup_p10``/``speedup_p90`` and, as a check, ``speedup_vs_pooled_dense`` against
+that dense route's median pooled over every cell of the run at that input kind and batch size
+(:mod:`prunelab.speed.scoring`); ``speedup_vs_library_dense``: the same
 against the fastest dense route of the off-the-shelf runtimes (numpy, TensorFlow, LiteRT -- not
 counting the numba pass); ``speedup_vs_same_runtime_dense``: against the fastest dense route of
 the route's own runtime; the theoretical MAC reduction of what the route executes (dense MACs

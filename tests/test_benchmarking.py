@@ -17,7 +17,8 @@ import pytest
 
 from prunelab.schema.benchmark import BenchmarkParams
 from prunelab.schema.every_section import validate_file
-from prunelab.speed.benchmarking import Benchmark, routes_for
+from prunelab.speed import benchmarking
+from prunelab.speed.benchmarking import PASSES, Benchmark, routes_for
 from prunelab.speed.inputs import INPUT_POOL, image_inputs, random_inputs, zero_input_shares
 from prunelab.speed.limits import (
     bytes_read,
@@ -138,10 +139,12 @@ def test_speedups_of_a_cell_from_fake_timings():
     for name, (fastest, library, same, same_route) in expected.items():
         figures = cell[name]
         assert figures["speedup_vs_fastest_dense"] == pytest.approx(fastest)
-        assert figures["speedup_in_cell"] == pytest.approx(fastest)
-        # Medians of three calls resampled: 0.9, 1 or 1.2 times the median.
-        assert fastest / 1.2 - 1e-9 <= figures["speedup_p10"] <= fastest
-        assert fastest <= figures["speedup_p90"] <= fastest / 0.9 + 1e-9
+        # The pooled numba median is the cell's own here (1.1 ms): the check agrees.
+        assert figures["speedup_vs_pooled_dense"] == pytest.approx(fastest)
+        # Dense and route calls both ran 0.9, 1 and 1.2 times their median in rounds 1-3:
+        # every round gives the same ratio, so the resampled medians have no spread.
+        assert figures["speedup_p10"] == pytest.approx(fastest)
+        assert figures["speedup_p90"] == pytest.approx(fastest)
         assert figures["speedup_vs_library_dense"] == pytest.approx(library)
         assert figures["speedup_vs_same_runtime_dense"] == pytest.approx(same)
         assert figures["same_runtime_dense_route"] == same_route
@@ -168,37 +171,67 @@ def test_speedups_of_a_cell_from_fake_timings():
         "weight-b1": {"k90": 5.0}}
 
 
-def test_the_pooled_reference_does_not_move_with_one_cell():
-    # A cell whose dense calls ran slow (2 ms) against a run whose other cells say 1 ms: the
-    # speedup uses the pooled 1 ms; the cell's own ratio is kept as the check.
+def test_a_slow_spell_in_a_cell_cancels_in_its_paired_speedups():
+    # The run's other cells say numba runs the dense network in 1 ms; this cell ran at half
+    # speed throughout (dense 2 ms, tf 1 ms): paired by round, tf is still 2x faster; against
+    # the pooled 1 ms (the check) it would look no faster.
     pooled = PooledDense(phase(numpy=3.0, tf=3.0, numba=1.0))
     for _ in range(3):
         pooled.add_cell(Timings({"dense:numba": samples(1.0)}))
-    slow = Timings({"dense:numba": samples(2.0), "tf": samples(0.5)})
+    slow = Timings({"dense:numba": samples(2.0), "tf": samples(1.0)})
     pooled.add_cell(slow)
     cell, _ = score_cell(slow, pooled, ["tf"], MODEL, {}, np.random.default_rng(0))
     assert cell["tf"]["speedup_vs_fastest_dense"] == pytest.approx(2.0)
-    assert cell["tf"]["speedup_in_cell"] == pytest.approx(4.0)
+    assert cell["tf"]["speedup_vs_pooled_dense"] == pytest.approx(1.0)
+    assert cell["cell_dense_ms"] == pytest.approx(2.0)
     assert (cell["tf"]["mac_reduction"], cell["tf"]["model_bytes_raw"],
             cell["tf"]["stored_as"]) == (1.25, 400, "compact")
 
 
+def test_a_speedup_pairs_the_calls_of_each_round():
+    # Five rounds, two dense calls and four route calls a round: rounds 2 and 4 ran 3x slow
+    # for both. Paired by round the ratio is 4 in every round; the ratio of the cell's two
+    # medians would mix slow dense rounds with fast route rounds.
+    pace = [1, 3, 1, 3, 1]
+    dense = [2e-3 * p * f for p in pace for f in (0.99, 1.01)]
+    route = [0.5e-3 * p * f for p in pace for f in (0.98, 0.99, 1.01, 1.02)]
+    timings = Timings({"dense:numba": dense, "tf": route}, {"dense:numba": 2, "tf": 4})
+    pooled = PooledDense(phase(numpy=3.0, tf=3.0, numba=2.0))
+    pooled.add_cell(timings)
+    cell, _ = score_cell(timings, pooled, ["tf"], MODEL, {}, np.random.default_rng(0))
+    assert cell["tf"]["speedup_vs_fastest_dense"] == pytest.approx(4.0)
+    assert (cell["tf"]["speedup_p10"], cell["tf"]["speedup_p90"]) == (
+        pytest.approx(4.0), pytest.approx(4.0))
+
+
+def test_the_paired_reference_is_the_pooled_fastest_of_the_cell():
+    # numpy re-timed in the cell is faster there (0.9 ms against numba's 1.0), but over the run
+    # numba is the faster (1.0 ms pooled against numpy's 1.5): numba is the reference.
+    pooled = PooledDense(phase(numpy=1.6, tf=3.0, numba=1.0))
+    timings = Timings({"dense:numba": samples(1.0), "dense:numpy": samples(0.9),
+                       "tf": samples(0.25)})
+    pooled.add_cell(timings)
+    cell, rows = score_cell(timings, pooled, ["tf"], MODEL, {}, np.random.default_rng(0))
+    assert cell["fastest_dense"]["route"] == rows[0]["fastest_dense_route"] == "numba"
+    assert cell["tf"]["speedup_vs_fastest_dense"] == pytest.approx(4.0)
+
+
 def test_the_spread_of_a_steady_route_is_narrow_and_seeded():
-    steady = [1e-3 * (1 + 0.001 * (i % 7)) for i in range(200)]
-    low, high = speedup_spread(2e-3, steady, 8, np.random.default_rng(0))
+    reference = np.full(40, 2e-3)
+    steady = np.array([1e-3 * (1 + 0.001 * (i % 7)) for i in range(40)])
+    low, high = speedup_spread(reference, steady, np.random.default_rng(0))
     assert 1.99 < low <= high < 2.0
-    assert (low, high) == speedup_spread(2e-3, steady, 8, np.random.default_rng(0))
+    assert (low, high) == speedup_spread(reference, steady, np.random.default_rng(0))
 
 
-def test_the_spread_resamples_whole_rounds():
-    # Four rounds of eight calls: one round ran slow throughout (2 ms), the others at 1 ms. A
-    # resample of calls draws half or more slow calls in 0.3 % of draws; a resample of rounds
-    # draws the slow round twice or more in 26 %, which moves the 10th percentile.
-    calls = [1e-3] * 8 + [2e-3] * 8 + [1e-3] * 16
-    by_round = speedup_spread(2e-3, calls, 8, np.random.default_rng(0))
-    by_call = speedup_spread(2e-3, calls, 1, np.random.default_rng(0))
-    assert by_call == (2.0, 2.0)
-    assert by_round[0] < 2.0 == by_round[1]
+def test_the_spread_widens_with_rounds_whose_ratio_differs():
+    # Four rounds: in one the route ran slow (ratio 1) while the dense calls did not; resampled,
+    # that round is drawn twice or more in about a quarter of the draws, which moves the 10th
+    # percentile of the median ratio below 2.
+    reference = np.full(4, 2e-3)
+    route = np.array([1e-3, 2e-3, 1e-3, 1e-3])
+    low, high = speedup_spread(reference, route, np.random.default_rng(0))
+    assert low < 2.0 == high
 
 
 def test_no_route_faster_than_nothing_leaves_best_empty():
@@ -245,6 +278,22 @@ def test_timer_rounds_and_input_cycle(repeats, rounds):
         "a": rounds * HOT_MAX_CALLS, "b": rounds * HOT_MAX_CALLS}
     for values in seen.values():
         assert values == [float(i % 3) for i in range(len(values))]
+
+
+def test_timings_of_two_passes_join_round_after_round():
+    runners = {"a": lambda batch: None, "b": lambda batch: None}
+    timer = Timer(runners, [np.zeros((1, 2), np.float32)], random.Random(0))
+    first = timer.run(warmup=1, repeats=2, budget_s=0.0, min_repeats=1)
+    # The second pass is told the first's calls per round: it times as many in a row.
+    second = timer.run(warmup=1, repeats=3, budget_s=0.0, per_round={"a": 2, "b": 5},
+                       min_repeats=3)
+    assert {name: len(values) for name, values in second.samples.items()} == {"a": 6, "b": 15}
+    same = timer.run(warmup=1, repeats=1, budget_s=0.0, per_round=first.per_round)
+    both = first.joined(same)
+    assert both.per_round == first.per_round
+    assert both.samples["a"] == first.samples["a"] + same.samples["a"]
+    with pytest.raises(ValueError, match="same runners and calls per round"):
+        first.joined(second)
 
 
 def test_a_slow_runner_gets_one_timed_call_per_round():
@@ -398,10 +447,21 @@ def test_read_bandwidth_is_a_rate():
     assert 1e8 < read_bandwidth(64 << 10) < 1e13
 
 
-def test_networks_of_one_compact_shape_share_their_rounds():
+def test_networks_of_one_compact_shape_share_their_rounds(monkeypatch):
     """unit and unit_refit at one k (same compact shape, same routes) are timed together: their
     cells hold the same dense-reference calls, each its own routes' calls; a network of another
-    shape gets rounds of its own. The output keeps the order the networks were added in."""
+    shape gets rounds of its own. Each group is timed once per pass, passes one after another
+    over all groups, with the same calls per round. The output keeps the order the networks
+    were added in."""
+    runs: list[tuple[frozenset, dict | None]] = []
+
+    class RecordingTimer(Timer):
+        def run(self, *args, **kwargs) -> Timings:
+            per_round = args[3] if len(args) > 3 else kwargs.get("per_round")
+            runs.append((frozenset(self.runners), per_round))
+            return super().run(*args, **kwargs)
+
+    monkeypatch.setattr(benchmarking, "Timer", RecordingTimer)
     rng = np.random.default_rng(0)
     shapes = ((784, 12), (12, 8), (8, 10))
     dense = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
@@ -419,7 +479,11 @@ def test_networks_of_one_compact_shape_share_their_rounds():
     run.add_model("unit_refit", "unit_refit", 50, without_units(6), 100, ["images"])
     run.add_model("unit", "unit", 25, without_units(3), 100, ["images"])
     run.add_model("unit", "unit", 50, without_units(6), 100, ["images"])
+    runs.clear()  # the dense phase's
     run.time_models()
+    groups = [runners for runners, _ in runs[:2]]
+    assert [runners for runners, _ in runs] == groups * PASSES
+    assert runs[0][1] is None and runs[2][1] is not None  # later passes keep the first's
     cells = {(curve, k): timings for curve, k, _, _, timings, _, _ in run.cells}
     assert list(cells) == [("unit_refit", 50), ("unit", 25), ("unit", 50)]
     reference = next(key for key in cells[("unit", 50)].samples if key.startswith("dense:"))

@@ -19,7 +19,7 @@ from prunelab.data.idx import read_idx_file
 from prunelab.model.forward import forward
 from prunelab.model.weights import hidden_widths
 from prunelab.pruning.masks import count_to_prune, prune_network
-from prunelab.speed.routes import numba_kernels
+from prunelab.speed.routes import numba_fused, numba_kernels
 from prunelab.speed.routes.base import compact
 from prunelab.speed.routes.keras_model import build_compact_keras
 from prunelab.speed.routes.litert import pad_hidden_widths
@@ -218,6 +218,23 @@ def test_bad_batch_and_unknown_route_are_rejected(networks):
         prepare("nope", networks[("weight", 90)])
 
 
+@pytest.mark.parametrize("hidden", [(1000, 1000, 500, 200), (300, 30, 15, 6), (7, 1, 33, 2)])
+def test_every_row_of_the_dense_numba_operands_starts_on_a_cache_line(hidden):
+    kernels = he_kernels(np.random.default_rng(0), hidden)
+    sizes, offsets, offsets_t, flat, flat_t = numba_fused.dense_operands(kernels)
+    assert list(sizes) == [784, *hidden, 10]
+    for start, matrices, array in ((offsets, kernels, flat),
+                                   (offsets_t, [k.T for k in kernels], flat_t)):
+        assert array.ctypes.data % 64 == 0
+        for offset, matrix in zip(start, matrices, strict=True):
+            rows, width = matrix.shape
+            stride = numba_kernels.row_stride(width)
+            assert stride % 16 == 0 and width <= stride < width + 16
+            assert offset % 16 == 0  # 16 floats: 64 bytes
+            stored = array[offset: offset + rows * stride].reshape(rows, stride)
+            np.testing.assert_array_equal(stored[:, :width], matrix)
+
+
 @pytest.mark.parametrize("n_in", [1, 5, 8, 13])
 @pytest.mark.parametrize("n_out", [1, 3, 4, 6, 9])
 def test_both_forms_of_a_dense_numba_layer_give_its_product(n_in, n_out):
@@ -225,9 +242,10 @@ def test_both_forms_of_a_dense_numba_layer_give_its_product(n_in, n_out):
     remainder of their four-at-a-time loops (outputs, and non-zero inputs from none to all)."""
     rng = np.random.default_rng(n_in * 10 + n_out)
     weights = rng.standard_normal((n_in, n_out)).astype(np.float32)
-    base = 3  # the layer starts inside the flat array, as every layer but the first does
-    flat = np.concatenate([np.ones(base, np.float32), weights.ravel()])
-    flat_t = np.concatenate([np.ones(base, np.float32), weights.T.ravel()])
+    # The layer starts inside the flat arrays, as every layer but the first does.
+    first = np.ones((2, 3), np.float32)
+    (_, base), flat = numba_fused.cache_line_rows([first, weights])
+    (_, base_t), flat_t = numba_fused.cache_line_rows([first, weights.T])
     for nonzero in range(n_in + 1):
         source = np.zeros(n_in, np.float32)
         source[rng.permutation(n_in)[:nonzero]] = rng.random(nonzero).astype(np.float32) + 0.5
@@ -238,6 +256,6 @@ def test_both_forms_of_a_dense_numba_layer_give_its_product(n_in, n_out):
         added = np.full(n_out, np.nan, np.float32)
         numba_kernels._add_rows(flat, base, n_out, source, positions, count, added)
         dotted = np.full(n_out, np.nan, np.float32)
-        numba_kernels._dot_rows(flat_t, base, n_in, n_out, source, dotted)
+        numba_kernels._dot_rows(flat_t, base_t, n_in, n_out, source, dotted)
         np.testing.assert_allclose(added, expected, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(dotted, expected, rtol=1e-5, atol=1e-5)

@@ -72,11 +72,11 @@ def limits_networks(frontier_md: str) -> list[tuple[str, int, str]]:
 
 
 @numba.njit(nogil=True)
-def _dense_loop(sizes, offsets, flat, flat_t, images, out, calls):
+def _dense_loop(sizes, offsets, offsets_t, flat, flat_t, images, out, calls):
     for call in range(calls):
         index = call % images.shape[0]
-        numba_kernels.dense_rows(sizes, offsets, flat, flat_t, images[index: index + 1], out,
-                                 0, 1)
+        numba_kernels.dense_rows(sizes, offsets, offsets_t, flat, flat_t,
+                                 images[index: index + 1], out, 0, 1)
 
 
 @numba.njit(nogil=True)

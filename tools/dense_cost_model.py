@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from batch1_breakdown import per_call_us  # noqa: E402
 
 from prunelab.speed.routes import numba_kernels  # noqa: E402
+from prunelab.speed.routes.numba_fused import cache_line_rows  # noqa: E402
 from prunelab.wiring.atomic import write_files  # noqa: E402
 from prunelab.wiring.machine import cpu_model  # noqa: E402
 
@@ -74,7 +75,8 @@ def measure() -> np.ndarray:
     rows = []
     for n_in, n_out in itertools.product(N_IN, N_OUT):
         matrix = rng.standard_normal((n_in, n_out)).astype(np.float32)
-        flat, flat_t = matrix.ravel().copy(), matrix.T.ravel().copy()
+        (_,), flat = cache_line_rows([matrix])  # laid out as the route lays out its layers
+        (_,), flat_t = cache_line_rows([matrix.T])
         target, positions = np.empty(n_out, np.float32), np.empty(n_in, np.uint32)
         for zero in ZERO_SHARES:
             sources = (rng.random((16, n_in)) * (rng.random((16, n_in)) >= zero)).astype(

@@ -26,7 +26,7 @@ CSV_COLUMNS = ("batch", "curve", "k", "network", "accuracy", "accuracy_min", "ac
                "relative_latency", "pareto")
 #: The x axis of the figure and of ``dvc plots``: 1 / speedup, what the frontier ranks by.
 RELATIVE_LATENCY_LABEL = ("latency relative to the fastest dense route "
-                          "(same inputs, pooled over the run; log scale)")
+                          "(same inputs and rounds; log scale)")
 #: How far below the dense accuracy the figure's axis reaches (points lower are counted).
 FIGURE_FLOOR = 0.10
 
@@ -73,8 +73,9 @@ def frontier_table(points: dict[int, list[Point]], cpu: str, seeds: int) -> str:
         "",
         f"Accuracy: mean test accuracy over {seeds} seeds (min–max). Speed: the first seed's "
         "network on test images, its fastest route's median latency and speedup over the "
-        "fastest dense route on the same inputs, pooled over the whole benchmark run, with the "
-        "10th–90th percentile of its resampled median (`metrics/benchmark.json`; "
+        "fastest dense route on the same inputs, timed in the same rounds (the median over "
+        "rounds of the two medians' ratio), with the 10th–90th percentile of that median over "
+        "resampled rounds (`metrics/benchmark.json`; "
         f"{cpu}).",
         "",
         "Networks whose speedups the benchmark cannot rank tie (spreads overlap, or within "

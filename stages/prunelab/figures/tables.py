@@ -257,7 +257,7 @@ def speed_table(rows: list[dict], methods: list[str], ks: list[int]) -> str:
         "# Speed of the pruned networks",
         "",
         "Median latency of the fastest route for each network of the first seed on test images, "
-        "and its speedup against the fastest dense route, its calls pooled over the run (and "
+        "and its speedup against the fastest dense route timed in the same rounds (and "
         "against the fastest off-the-shelf dense runtime: numpy, TensorFlow, LiteRT). MAC red. = "
         "theoretical reduction of what the route executes (the best over routes). All routes, "
         "and the random-pixel stress case, in `metrics/benchmark.csv`.",

@@ -26,11 +26,12 @@ Timing (:mod:`prunelab.speed.timing`), all in one process, for every input kind 
 2. Model phase (:meth:`Benchmark.time_models`): for each network, input kind and batch size,
    interleaved rounds of each dense route (on the dense network) that came within 30 % of
    the fastest in the dense phase, plus the fastest library one, and of each of the
-   network's routes; networks of one compact shape on the same routes share their rounds.
+   network's routes; networks of one compact shape on the same routes share their rounds,
+   and every cell's rounds come from :data:`PASSES` passes over all networks.
 3. Scoring (:meth:`Benchmark.scored`), once every cell is timed: the dense calls of every cell
-   are pooled per input kind and batch size, and each route's speedup is the pooled median of
-   the fastest dense route over the route's median, with its spread
-   (:mod:`prunelab.speed.scoring`: why pooled).
+   are pooled per input kind and batch size, which picks the fastest dense route; each route's
+   speedup is that route's median call over the route's, paired by round within the cell, with
+   its spread (:mod:`prunelab.speed.scoring`: why paired).
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ NUMBA_DENSE_MAX_BATCH = 256
 TF_SPARSE_MAX_BATCH = 256
 #: A route whose logits differ more than this (relative to the largest |logit|) is not timed.
 TOLERANCE = 1e-4
+#: Passes over the networks in the model phase (:meth:`Benchmark.time_models`: why).
+PASSES = 3
 
 def routes_for(method: str, k: int, batch: int) -> tuple[str, ...]:
     """The routes benchmarked for a network pruned by ``method`` (fine-tuned or not) at ``k``, at
@@ -227,8 +230,13 @@ class Benchmark:
         Networks of one compact shape whose routes are the same (``unit`` and ``unit_refit`` at
         one k, say) are timed together, in the same shuffled rounds, with as many cell budgets
         as there are of them: their medians then meet the same machine state. Timed one after
-        another, minutes apart, the same arithmetic on this 2-vCPU machine gave speedups up to
+        another, minutes apart, the same arithmetic on a 2-vCPU AVX2 EPYC gave speedups up to
         two thirds apart, while each one's spread within its cell was a few percent.
+
+        Every group is timed in :data:`PASSES` passes over all groups, each with its share of
+        the budget and of ``repeats``, and its rounds are joined: a slow spell of the machine
+        (tens of seconds here, slowing small networks more than the dense one) then meets one
+        of a group's windows, not all of its rounds, and the medians over rounds outvote it.
         :meth:`scored` turns the timings into figures.
         """
         groups: dict[tuple, list[int]] = {}
@@ -236,24 +244,42 @@ class Benchmark:
             key = (tuple(network.model["compact_layer_sizes"]),
                    tuple(tuple(routes) for routes in network.chosen.values()))
             groups.setdefault(key, []).append(index)
-        cells: dict[tuple[int, str, int], Timings] = {}
-        for members in groups.values():
-            fastest = []
-            for kind, inputs in self.inputs.items():
-                timed = [i for i in members if kind in self.networks[i].kinds]
-                for n, pool in inputs.pools.items():
+        settings = self.settings
+        repeats = -(-settings.repeats // PASSES)
+        min_repeats = -(-timing.MIN_REPEATS // PASSES)
+        joined: dict[tuple[int, str, int], Timings] = {}  # (group, kind, batch): all passes
+        for _ in range(PASSES):
+            for group, members in enumerate(groups.values()):
+                for kind, inputs in self.inputs.items():
+                    timed = [i for i in members if kind in self.networks[i].kinds]
                     if not timed:
                         continue
-                    references = {REFERENCE + name: self.dense_runners[name]
-                                  for name in self.baselines[(kind, n)].contenders}
-                    routes = {(i, name): self.networks[i].runners[name]
-                              for i in timed for name in self.networks[i].chosen[n]}
-                    timings = self._time({**references, **routes}, pool,
-                                         len(timed) * self.settings.cell_budget_s)
-                    shared = {key: timings.samples[key] for key in references}
+                    for n, pool in inputs.pools.items():
+                        runners = {REFERENCE + name: self.dense_runners[name]
+                                   for name in self.baselines[(kind, n)].contenders}
+                        runners |= {(i, name): self.networks[i].runners[name]
+                                    for i in timed for name in self.networks[i].chosen[n]}
+                        before = joined.get((group, kind, n))
+                        timings = Timer(runners, pool, self.shuffle).run(
+                            settings.warmup, repeats,
+                            len(timed) * settings.cell_budget_s / PASSES,
+                            before.per_round if before else None, min_repeats)
+                        joined[(group, kind, n)] = before.joined(timings) if before else timings
+        cells: dict[tuple[int, str, int], Timings] = {}
+        for group, members in enumerate(groups.values()):
+            fastest = []
+            for kind in self.inputs:
+                for n in self.inputs[kind].pools:
+                    if (group, kind, n) not in joined:
+                        continue
+                    timings = joined[(group, kind, n)]
+                    shared = {key: values for key, values in timings.samples.items()
+                              if isinstance(key, str)}
                     self.pooled[(kind, n)].add_cell(Timings(shared))
-                    for i in timed:
+                    for i in members:
                         network = self.networks[i]
+                        if kind not in network.kinds:
+                            continue
                         own = {name: timings.samples[(i, name)] for name in network.chosen[n]}
                         per_round = {key: timings.per_round[key] for key in shared}
                         per_round |= {name: timings.per_round[(i, name)] for name in own}

@@ -1,20 +1,23 @@
 """How the benchmark turns the timings of a run into speedups, and its CSV.
 
-A cell is one network, input kind and batch size. The dense network is timed in every cell
-(its routes that :class:`DenseBaselines` names as contenders, interleaved with the cell's
-routes), and it is the same network on the same inputs each time: its timed calls are pooled
-over the whole run (:class:`PooledDense`), and every speedup divides the pooled median of the
-fastest dense route by the route's median in its cell. A cell's own dense median moves by tens
-of percent from cell to cell on a 2-vCPU machine (``cell_dense_ms`` in the JSON), enough to
-reorder networks of equal speed; the pooled median does not move with the cell. The ratio to
-the cell's own dense median is kept as a check (``speedup_in_cell``).
+A cell is one network, input kind and batch size. The dense network is timed in every round
+of every cell (its routes that :class:`DenseBaselines` names as contenders, interleaved with
+the cell's routes), and each speedup is **paired by round**: a round's median dense call over
+the route's median call in the same round (its calls milliseconds apart), and the speedup is
+the median of these ratios over the cell's rounds. The dense route is the fastest of those the
+cell re-timed, by their calls pooled over the whole run (:class:`PooledDense`). A 2-vCPU machine
+has faster and slower spells, from a few rounds to tens of seconds: a ratio taken within one
+round cancels most of a spell, a median pooled over the run cannot. Between two
+back-to-back runs, speedups against the pooled median moved several times as far as the paired
+ones (``metrics/stability/run-to-run.md``); the pooled one is kept as a check
+(``speedup_vs_pooled_dense``).
 
-Each speedup comes with its spread: the 10th and 90th percentile of the pooled reference's
-median over the route's median recomputed on :data:`BOOTSTRAP_DRAWS` resamples of the route's
-rounds (seeded: the same calls give the same figures). Whole rounds are resampled, not single
-calls: the calls of one round run back to back and share its state (threads awake or asleep,
-caches), so they are not independent, and resampling calls would understate the spread. The
-frontier ranks only speedups whose spreads do not overlap (:mod:`prunelab.stats.frontier`).
+Each speedup comes with its spread: the 10th and 90th percentile of the median ratio recomputed
+on :data:`BOOTSTRAP_DRAWS` resamples of the cell's rounds (seeded: the same calls give the same
+figures). Whole rounds are resampled, not single calls: the calls of one round run back to back
+and share its state (threads awake or asleep, caches), so they are not independent, and
+resampling calls would understate the spread. The frontier ranks only speedups whose spreads do
+not overlap (:mod:`prunelab.stats.frontier`).
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ CSV_COLUMNS = (
     "speedup_p10",
     "speedup_p90",
     "cell_dense_ms",
-    "speedup_in_cell",
+    "speedup_vs_pooled_dense",
     "library_dense_route",
     "library_dense_ms",
     "speedup_vs_library_dense",
@@ -115,7 +118,8 @@ def model_figures(kernels: Kernels, compact_kernels: Kernels, npz_file_bytes: in
 class PooledDense:
     """Every timed call of each dense route at one input kind and batch size: the dense phase's
     and those of every cell that re-timed it. Its baselines (:class:`DenseBaselines` of the
-    pooled medians) are the references of every cell of that input kind and batch size."""
+    pooled medians) pick each cell's paired reference, and give the library, same-runtime and
+    pooled (check) speedups of every cell of that input kind and batch size."""
 
     def __init__(self, phase: Timings) -> None:
         self.samples = {name: list(values) for name, values in phase.samples.items()}
@@ -134,16 +138,24 @@ class PooledDense:
         return {"route": name, **Timings(self.samples).figures(name)}
 
 
-def speedup_spread(reference_s: float, samples: list[float], per_round: int,
+def round_medians(samples: list[float], per_round: int) -> np.ndarray:
+    """The median of each round's calls (``per_round`` calls a round, in round order)."""
+    return np.median(np.asarray(samples).reshape(-1, per_round), axis=1)
+
+
+def paired_speedup(reference_rounds: np.ndarray, route_rounds: np.ndarray) -> float:
+    """The median over rounds of the reference's round median over the route's."""
+    return float(np.median(reference_rounds / route_rounds))
+
+
+def speedup_spread(reference_rounds: np.ndarray, route_rounds: np.ndarray,
                    rng: np.random.Generator) -> tuple[float, float]:
-    """The :data:`SPREAD_PERCENTILES` of ``reference_s`` over the median of ``samples``
-    resampled by rounds (``per_round`` calls each, in order): :data:`BOOTSTRAP_DRAWS` draws of
-    as many rounds as there are, with replacement."""
-    rounds = np.asarray(samples).reshape(-1, per_round)
-    picks = rng.integers(0, len(rounds), size=(BOOTSTRAP_DRAWS, len(rounds)))
-    draws = rounds[picks].reshape(BOOTSTRAP_DRAWS, -1)
-    ratios = reference_s / np.median(draws, axis=1)
-    low, high = np.percentile(ratios, SPREAD_PERCENTILES)
+    """The :data:`SPREAD_PERCENTILES` of :func:`paired_speedup` over :data:`BOOTSTRAP_DRAWS`
+    resamples of the rounds (as many rounds as there are, with replacement; a round keeps its
+    reference and route calls together)."""
+    ratios = reference_rounds / route_rounds
+    picks = rng.integers(0, len(ratios), size=(BOOTSTRAP_DRAWS, len(ratios)))
+    low, high = np.percentile(np.median(ratios[picks], axis=1), SPREAD_PERCENTILES)
     return float(low), float(high)
 
 
@@ -153,14 +165,19 @@ def score_cell(timings: Timings, pooled: PooledDense, chosen: Iterable[str], mod
     """Figures of one model x batch size cell, and its CSV rows (each starting with ``row_key``).
 
     ``timings`` holds the cell's ``chosen`` routes and its dense references (:data:`REFERENCE`
-    + name); ``pooled`` every dense call of the run at this input kind and batch size.
+    + name), all timed in the same rounds; ``pooled`` every dense call of the run at this input
+    kind and batch size. The reference of the paired speedups is the dense route of the cell
+    with the lowest pooled median.
     """
     base = pooled.baselines()
-    reference, library = base.medians[base.fastest], base.medians[base.library]
-    in_cell = [key for key in timings.samples if key.startswith(REFERENCE)]
-    cell_dense_s = min(timings.median(key) for key in in_cell)
+    in_cell = [name for name in base.medians if REFERENCE + name in timings.samples]
+    fastest = min(in_cell, key=base.medians.get)
+    key = REFERENCE + fastest
+    reference_rounds = round_medians(timings.samples[key], timings.per_round.get(key, 1))
+    pooled_s, library = base.medians[fastest], base.medians[base.library]
+    cell_dense_s = timings.median(key)
     cell: dict[str, Any] = {
-        "fastest_dense": pooled.figures(base.fastest),
+        "fastest_dense": pooled.figures(fastest),
         "library_dense": pooled.figures(base.library),
         "cell_dense_ms": cell_dense_s * 1e3,
     }
@@ -169,10 +186,10 @@ def score_cell(timings: Timings, pooled: PooledDense, chosen: Iterable[str], mod
     for name in chosen:
         route = ROUTES[name]
         median = timings.median(name)
-        speedup = reference / median
-        low, high = speedup_spread(reference, timings.samples[name],
-                                   timings.per_round.get(name, 1), rng)
-        same = base.by_runtime.get(route.runtime, base.fastest)
+        route_rounds = round_medians(timings.samples[name], timings.per_round.get(name, 1))
+        speedup = paired_speedup(reference_rounds, route_rounds)
+        low, high = speedup_spread(reference_rounds, route_rounds, rng)
+        same = base.by_runtime.get(route.runtime, fastest)
         sparse = route.storage == "sparse"
         stored = "csr" if sparse else "compact"
         figures = {
@@ -181,7 +198,7 @@ def score_cell(timings: Timings, pooled: PooledDense, chosen: Iterable[str], mod
             "speedup_vs_fastest_dense": speedup,
             "speedup_p10": low,
             "speedup_p90": high,
-            "speedup_in_cell": cell_dense_s / median,
+            "speedup_vs_pooled_dense": pooled_s / median,
             "speedup_vs_library_dense": library / median,
             "speedup_vs_same_runtime_dense": base.medians[same] / median,
             "library_dense_route": base.library,
@@ -193,7 +210,7 @@ def score_cell(timings: Timings, pooled: PooledDense, chosen: Iterable[str], mod
         cell[name] = figures
         rows.append({
             **row_key, "route": name, "runtime": route.runtime, "storage": route.storage,
-            "fastest_dense_route": base.fastest, "fastest_dense_ms": reference * 1e3,
+            "fastest_dense_route": fastest, "fastest_dense_ms": pooled_s * 1e3,
             "cell_dense_ms": cell_dense_s * 1e3, "library_dense_ms": library * 1e3, **figures,
         })
         if speedup > best["speedup_vs_fastest_dense"]:

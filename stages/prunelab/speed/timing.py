@@ -10,9 +10,11 @@ round, not one -- as many as fill :data:`HOT_TIME_S`, at most :data:`HOT_MAX_CAL
 they cost little next to the re-warming, while a 1 ms call timed eight times a round would take
 a slot that gives every other runner of the cell fewer rounds.
 
-Repeats adapt to slow cases: a :class:`Timer` gets ``min(repeats, max(MIN_REPEATS, budget //
-round time))`` timed rounds, the round time being estimated from the warm-up, and a runner whose
-first call takes longer than :data:`SLOW_CALL_S` gets no further warm-up calls.
+Repeats adapt to slow cases: a :class:`Timer` gets ``min(repeats, max(min_repeats, budget //
+round time))`` timed rounds (``min_repeats`` :data:`MIN_REPEATS` unless given), the round time
+being estimated from the warm-up, and a runner whose first call takes longer than
+:data:`SLOW_CALL_S` gets no further warm-up calls. Timings of the same runners taken at
+different times join into one (:meth:`Timings.joined`) when their calls per round agree.
 """
 
 from __future__ import annotations
@@ -49,6 +51,13 @@ class Timings:
         self.samples = samples
         self.per_round = per_round or {}
 
+    def joined(self, later: Timings) -> Timings:
+        """These rounds followed by ``later``'s, of the same runners and calls per round."""
+        if later.per_round != self.per_round or set(later.samples) != set(self.samples):
+            raise ValueError("joined timings need the same runners and calls per round")
+        return Timings({name: values + later.samples[name]
+                        for name, values in self.samples.items()}, self.per_round)
+
     def median(self, name: str) -> float:
         """Median seconds per call."""
         return float(np.median(self.samples[name]))
@@ -78,8 +87,10 @@ class Timer:
         self.shuffle = shuffle
         self._next = dict.fromkeys(runners, 0)
 
-    def run(self, warmup: int, repeats: int, budget_s: float) -> Timings:
-        """Warm up, size the number of rounds from the warm-up times, then time the rounds."""
+    def run(self, warmup: int, repeats: int, budget_s: float,
+            per_round: dict[str, int] | None = None, min_repeats: int = MIN_REPEATS) -> Timings:
+        """Warm up, size the number of rounds from the warm-up times, then time the rounds;
+        ``per_round`` fixes each runner's timed calls per round (else :func:`hot_timed_calls`)."""
         first = {name: self._call(name) for name in self.runners}
         latest = dict(first)
         extra = {name: 0 if first[name] > SLOW_CALL_S else max(0, warmup - 1) for name in first}
@@ -89,9 +100,10 @@ class Timer:
                     latest[name] = self._call(name)
         call_s = {name: min(first[name], latest[name]) for name in first}
         rewarm = {name: rewarm_calls(call_s[name]) for name in first}
-        timed = {name: hot_timed_calls(call_s[name]) if rewarm[name] else 1 for name in first}
+        timed = per_round or {name: hot_timed_calls(call_s[name]) if rewarm[name] else 1
+                              for name in first}
         round_s = sum(call_s[name] * (timed[name] + rewarm[name]) for name in first)
-        rounds = min(repeats, max(MIN_REPEATS, int(budget_s / max(round_s, 1e-9))))
+        rounds = min(repeats, max(min_repeats, int(budget_s / max(round_s, 1e-9))))
         samples: dict[str, list[float]] = {name: [] for name in self.runners}
         gc.disable()
         try:

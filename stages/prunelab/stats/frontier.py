@@ -6,7 +6,7 @@ test images, per batch size) into :class:`Point` records, marks the Pareto-optim
 answers "the fastest network within ``d`` points of the dense accuracy".
 
 Speed is the speedup of the network's fastest route over the fastest dense route on the same
-inputs, pooled over the run (:mod:`prunelab.speed.scoring`), with its spread, and latency that
+inputs, paired by round (:mod:`prunelab.speed.scoring`), with its spread, and latency that
 route's median. The dense network is a point too (speedup 1 by definition).
 
 Noise must not pick the answer: two speedups *tie* when their spreads overlap or they differ by

@@ -80,15 +80,31 @@ class PackedCSR:
                 self.data)
 
 
+def cache_line_rows(matrices: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``matrices`` one after the other in one flat float32 array whose every row starts on a
+    64-byte cache line (rows :func:`numba_kernels.row_stride` floats apart, zeros between), and
+    each matrix's offset in it."""
+    blocks = [m.shape[0] * int(numba_kernels.row_stride(m.shape[1])) for m in matrices]
+    offsets = np.cumsum([0] + blocks)[:-1].astype(np.int64)
+    line = numba_kernels.ROW_ALIGN
+    # numpy promises 16-byte alignment only: over-allocate, start at the first line boundary.
+    spare = np.zeros(sum(blocks) + line, np.float32)
+    flat = spare[(-spare.ctypes.data % (4 * line)) // 4:][: sum(blocks)]
+    for matrix, offset in zip(matrices, offsets, strict=True):
+        rows, width = matrix.shape
+        stride = int(numba_kernels.row_stride(width))
+        flat[offset: offset + rows * stride].reshape(rows, stride)[:, :width] = matrix
+    return offsets, flat
+
+
 def dense_operands(kernels: Kernels) -> tuple[np.ndarray, ...]:
     """What :func:`numba_kernels.dense_rows` takes before the batch: the widths, each layer's
-    offset in the flat arrays, every ``W`` and every ``W^T`` flattened one after the other."""
+    offset in the two flat arrays, and every ``W`` and every ``W^T`` one after the other, each
+    row on its own cache lines (:func:`cache_line_rows`)."""
     weights = as_float32(kernels)
-    sizes = layer_sizes(weights)
-    offsets = np.cumsum([0] + [k.size for k in weights])[:-1].astype(np.int64)
-    flat = np.concatenate([k.ravel() for k in weights] + [np.zeros(0, np.float32)])
-    flat_t = np.concatenate([k.T.ravel() for k in weights] + [np.zeros(0, np.float32)])
-    return sizes, offsets, flat, flat_t
+    offsets, flat = cache_line_rows(weights)
+    offsets_t, flat_t = cache_line_rows([k.T for k in weights])
+    return layer_sizes(weights), offsets, offsets_t, flat, flat_t
 
 
 def prepare_numba(kernels: Kernels) -> Runner:

@@ -26,6 +26,13 @@ _JIT = {"nogil": True, "fastmath": True, "cache": True, "boundscheck": False}
 #: zeros) add rows, narrow layers (a compact network's last ones) take dot products.
 SCATTER_FIXED_MACS = 30
 DOT_SLACK = 12
+#: Every row of a dense layer's ``W`` and ``W^T`` starts on a 64-byte cache line: rows are stored
+#: :func:`row_stride` floats apart (the width rounded up to ROW_ALIGN floats) from a flat array
+#: that starts on one (:func:`.numba_fused.dense_operands`). Rows at whatever offset the allocator
+#: gave made vector loads straddle cache lines: the same network, loaded twice, ran 8.7 and
+#: 7.5 us a call at batch 1 (interleaved; each one's 10th-90th percentile within 3 %), so a
+#: network's median moved with where its arrays landed, from one process to the next.
+ROW_ALIGN = 16
 #: Small helpers are inlined into their callers at numba's IR level: the compiled loops are
 #: the ones a single hand-written function would give.
 _INLINE = {**_JIT, "inline": "always"}
@@ -37,6 +44,12 @@ def _max_width(sizes):
     for size in sizes:
         width = max(width, size)
     return width
+
+
+@numba.njit(**_INLINE)
+def row_stride(width):
+    """Floats between the starts of two rows ``width`` floats wide (:data:`ROW_ALIGN`)."""
+    return (width + ROW_ALIGN - 1) // ROW_ALIGN * ROW_ALIGN
 
 
 @numba.njit(**_INLINE)
@@ -116,14 +129,16 @@ def _copy(source, target):
 
 @numba.njit(**_INLINE)
 def _row(weights, base, width, index):
-    """Row ``index`` of the ``(rows, width)`` matrix stored flat from ``weights[base]``."""
-    return weights[base + index * width: base + (index + 1) * width]
+    """Row ``index`` of the ``(rows, width)`` matrix stored flat from ``weights[base]``, its rows
+    :func:`row_stride` apart."""
+    start = base + index * row_stride(width)
+    return weights[start: start + width]
 
 
 @numba.njit(**_INLINE)
 def _add_rows(weights, base, n_out, source, positions, count, target):
     """``target = source @ W`` over the ``count`` non-zero inputs listed in ``positions``
-    (``W``: ``(n_in, n_out)`` stored flat from ``weights[base]``), four rows per pass.
+    (``W``: ``(n_in, n_out)`` stored from ``weights[base]``, :func:`_row`), four rows per pass.
 
     Adding one row per pass loads and stores ``target`` once per multiply-add of each output;
     four rows per pass do it once per four (the loads and stores, not the multiply-adds, bound
@@ -152,9 +167,10 @@ def _add_rows(weights, base, n_out, source, positions, count, target):
 
 @numba.njit(**_INLINE)
 def _dot_rows(weights_t, base, n_in, n_out, source, target):
-    """``target = source @ W`` as ``n_out`` dot products with the rows of ``W^T`` (stored flat
-    from ``weights_t[base]``), four outputs per pass: each load of ``source`` serves four rows
-    (1.25 loads per multiply-add instead of 2). The last ``n_out % 4`` outputs one by one."""
+    """``target = source @ W`` as ``n_out`` dot products with the rows of ``W^T`` (stored from
+    ``weights_t[base]``, :func:`_row`), four outputs per pass: each load of ``source`` serves
+    four rows (1.25 loads per multiply-add instead of 2). The last ``n_out % 4`` outputs one by
+    one."""
     fours = n_out - n_out % 4
     for i in range(0, fours, 4):
         r0 = _row(weights_t, base, n_in, i)
@@ -178,8 +194,9 @@ def _dot_rows(weights_t, base, n_in, n_out, source, target):
 
 
 @numba.njit(**_JIT)
-def dense_rows(sizes, offsets, weights, weights_t, x, out, start, stop):
-    """Samples ``start:stop`` through every layer, one sample at a time.
+def dense_rows(sizes, offsets, offsets_t, weights, weights_t, x, out, start, stop):
+    """Samples ``start:stop`` through every layer, one sample at a time (layer ``l``'s ``W``
+    starts at ``weights[offsets[l]]``, its ``W^T`` at ``weights_t[offsets_t[l]]``).
 
     Each layer runs either as dot products with the rows of ``W^T`` (:func:`_dot_rows`:
     contiguous, vectorised, no stores in the loop) or as ``b += a_j * W[j, :]`` over its
@@ -199,17 +216,17 @@ def dense_rows(sizes, offsets, weights, weights_t, x, out, start, stop):
                 count = _nonzero_positions(source, positions)
                 _add_rows(weights, offsets[layer], n_out, source, positions, count, target)
             else:
-                _dot_rows(weights_t, offsets[layer], n_in, n_out, source, target)
+                _dot_rows(weights_t, offsets_t[layer], n_in, n_out, source, target)
             _relu_unless_last(target, layer, layers)
             a, b = b, a
         _copy(a[: sizes[layers]], out[sample])
 
 
 @numba.njit(parallel=True, **_JIT)
-def dense_rows_parallel(sizes, offsets, weights, weights_t, x, out, chunks):
+def dense_rows_parallel(sizes, offsets, offsets_t, weights, weights_t, x, out, chunks):
     for chunk in numba.prange(chunks):
         start, stop = _chunk(x.shape[0], chunks, chunk)
-        dense_rows(sizes, offsets, weights, weights_t, x, out, start, stop)
+        dense_rows(sizes, offsets, offsets_t, weights, weights_t, x, out, start, stop)
 
 
 @numba.njit(**_JIT)
